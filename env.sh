@@ -1,0 +1,21 @@
+# Source me: `source env.sh` gives a shell with the vipa_ros environment (venv + ROS 2 Jazzy + the built workspace).
+# Created by `make setup` (scripts/setup.sh).
+_vipa_root="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd)"
+_vipa_venv="${VIPA_VENV:-$_vipa_root/.venv}"
+if [ ! -f "$_vipa_root/ros2_ws/install/setup.bash" ]; then
+  echo "vipa_ros is not set up yet: run 'make setup' in $_vipa_root" >&2
+  return 1 2>/dev/null || exit 1
+fi
+# The ROS/colcon setup files read unset variables; tolerate callers running under `set -u`.
+case $- in *u*) _vipa_nounset=1; set +u ;; *) _vipa_nounset= ;; esac
+# shellcheck disable=SC1091
+. "$_vipa_venv/bin/activate"
+export AMENT_PREFIX_PATH="$_vipa_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+# shellcheck disable=SC1091
+. "$_vipa_root/ros2_ws/install/setup.bash"
+# The workspace's setup file rewrites AMENT_PREFIX_PATH; the venv root holds the Jazzy wheels' ament index.
+export AMENT_PREFIX_PATH="$AMENT_PREFIX_PATH:$_vipa_venv"
+export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+export VIPA_ROOT="$_vipa_root"
+[ -n "$_vipa_nounset" ] && set -u
+unset _vipa_root _vipa_venv _vipa_nounset

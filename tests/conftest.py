@@ -1,0 +1,34 @@
+"""Test-session environment: offline model loading and an isolated, localhost-only ROS 2 domain.
+
+Set before anything imports transformers or rclpy, so every test and every subprocess it starts inherits it.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import random
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("MUJOCO_GL", "egl")
+# A distinct domain per test session keeps parallel sessions (and other developers' nodes) apart.
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 100)))
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.pop("ROS_LOCALHOST_ONLY", None)  # deprecated in Jazzy; would conflict with the line above
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+import pytest  # noqa: E402  (after the environment is set)
+
+
+@pytest.fixture
+def ros_context():
+    """A private rclpy context per test, shut down afterwards (skips when ROS 2 is not installed)."""
+    rclpy = pytest.importorskip("rclpy", reason="ROS 2 (rclpy) not installed: run `make setup`")
+    context = rclpy.context.Context()
+    rclpy.init(context=context)
+    try:
+        yield context
+    finally:
+        context.try_shutdown()

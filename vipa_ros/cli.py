@@ -1,6 +1,6 @@
 """The `vipa` command: one entry point with a subcommand per task.
 
-Subcommand modules keep heavy imports (torch, rclpy) inside run(), so `vipa --help` stays fast.
+Only the chosen subcommand's module is imported, so `vipa --help` stays fast.
 """
 from __future__ import annotations
 
@@ -9,21 +9,31 @@ import importlib
 import sys
 
 # subcommand -> (module providing `add_arguments(parser)` and `run(args) -> int`, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "gen-tabletop": ("vipa_ros.data.tabletop.cli", "generate the synthetic tabletop RefCOCO-format dataset (MuJoCo)"),
+    "model-info": ("vipa_ros.model.cli_model_info", "parameters per module and GFLOPs of a VIPA model config"),
+    "train": ("vipa_ros.training.train", "train a VIPA config on RefCOCO-format data (torchrun for multi-GPU)"),
+    "eval": ("vipa_ros.training.evaluate", "mIoU / oIoU / precision of a checkpoint on a dataset split"),
+    "segment": ("vipa_ros.runtime.cli_segment", "segment one image for a command; writes mask and overlay"),
+    "launch": ("vipa_ros.nodes.cli_launch", "start segment.launch.py's nodes without the ros2 command line"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """Parser for `argv`: only the chosen subcommand's module is imported (the others cost nothing)."""
     parser = argparse.ArgumentParser(prog="vipa", description="vipa_ros: referring segmentation for robots")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(p)
+        if argv and argv[0] == name:
+            p.set_defaults(_module=module)
+            importlib.import_module(module).add_arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):
         parser.print_help()

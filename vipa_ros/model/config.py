@@ -34,6 +34,9 @@ class TextConfig:
     kind: str = "pretrained_minilm"
     max_len: int = 20  # paper: expressions are cut to 20 tokens
     bert: dict[str, Any] = dataclasses.field(default_factory=dict)  # BertConfig kwargs for kind=bert_config
+    # keep the pretrained text encoder fixed in training: the shipped checkpoint then needs no copy of it
+    # (it loads from its package) and CPU training is cheaper
+    freeze: bool = False
 
 
 @dataclasses.dataclass

@@ -1,0 +1,199 @@
+"""`vipa train`: train a VIPA configuration on RefCOCO-format data (RefCOCO/+/g, ReferIt, the tabletop set).
+
+Recipe (LAVT / CrossVLT lineage, VIPA_MODEL.md): AdamW, lower learning rate for the pretrained encoders,
+weight decay 1e-2, polynomial decay (power 0.9), gradient clipping, AMP on CUDA, DistributedDataParallel when
+started with torchrun. Writes `last.safetensors` (+ `last_state.safetensors` for --resume) every epoch and
+`best.safetensors` whenever validation mIoU improves.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import pathlib
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from vipa_ros.model import build_model, load_checkpoint, load_config, save_checkpoint
+from vipa_ros.training.data_setup import build_dataset, collate
+from vipa_ros.training.evaluate import evaluate
+from vipa_ros.training.resume import load_training_state, save_training_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOptions:
+    config: str
+    data: list[str]
+    out: str
+    epochs: int = 40
+    batch_size: int = 8
+    lr: float = 1e-4  # new layers (fusion, VEG, decoder)
+    lr_encoders: float = 3e-5  # pretrained vision and text encoders
+    weight_decay: float = 1e-2
+    grad_clip: float = 1.0
+    workers: int = 2
+    val_every: int = 1  # epochs
+    val_limit: int = 0  # evaluate on at most this many validation samples (0 = all)
+    max_steps: int = 0  # stop after this many optimizer steps (0 = epochs decide)
+    resume: bool = False
+    init: str = ""  # start from these weights (safetensors) instead of the config's pretrained encoders
+    amp: str = "auto"  # auto | fp16 | bf16 | off
+    seed: int = 0
+    device: str = "auto"
+
+
+def _distributed() -> tuple[bool, int, int]:
+    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return True, torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return False, 0, 1
+
+
+def _param_groups(model, opts: TrainOptions) -> list[dict]:
+    encoder_ids = {id(p) for m in (model.vision_encoder, model.text_encoder) for p in m.parameters()}
+    encoders, others = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (encoders if id(p) in encoder_ids else others).append(p)
+    return [{"params": encoders, "lr": opts.lr_encoders}, {"params": others, "lr": opts.lr}]
+
+
+def train(opts: TrainOptions) -> dict:
+    distributed, rank, world = _distributed()
+    torch.manual_seed(opts.seed + rank)
+    out = pathlib.Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if opts.device == "auto":
+        device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(opts.device)
+    state_path = out / "last_state.safetensors"
+    resuming = opts.resume and state_path.is_file()
+    if resuming:
+        model, cfg = load_checkpoint(out / "last.safetensors")
+    elif opts.init:
+        model, cfg = load_checkpoint(pathlib.Path(opts.init))
+    else:
+        cfg = load_config(opts.config)
+        model = build_model(cfg, pretrained=True)
+    if cfg.text.freeze:
+        model.text_encoder.requires_grad_(False)
+    model.to(device)
+
+    train_set = build_dataset(opts.data, cfg, split="train", augment=True)
+    val_set = build_dataset(opts.data, cfg, split="val", augment=False, limit=opts.val_limit)
+    sampler = DistributedSampler(train_set, shuffle=True, seed=opts.seed) if distributed else None
+    loader = DataLoader(train_set, batch_size=opts.batch_size, shuffle=sampler is None, sampler=sampler,
+                        num_workers=opts.workers, collate_fn=collate, drop_last=True,
+                        pin_memory=device.type == "cuda", persistent_workers=opts.workers > 0)
+    steps_per_epoch = len(loader)
+    total_steps = opts.max_steps or steps_per_epoch * opts.epochs
+    optimizer = torch.optim.AdamW(_param_groups(model, opts), weight_decay=opts.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: max(1.0 - step / max(total_steps, 1), 0.0) ** 0.9)
+    amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(
+        opts.amp, torch.float16 if opts.amp == "auto" and device.type == "cuda" else None)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    ddp_model = torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=True) if distributed else model
+
+    start_epoch, step, best = 0, 0, -1.0
+    if resuming:
+        state = load_training_state(state_path)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        step, best = state["step"], state["best_miou"]
+        start_epoch = step // steps_per_epoch  # an epoch cut short by --max-steps is run again from its start
+        if rank == 0:
+            log.info("resumed from %s: epoch %d, step %d, best mIoU %.4f", out, start_epoch, step, best)
+
+    history: list[dict] = json.loads((out / "history.json").read_text()) if resuming else []
+    epochs = math.ceil(total_steps / steps_per_epoch)
+    for epoch in range(start_epoch, epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        for part in getattr(train_set, "datasets", [train_set]):
+            part.set_epoch(epoch)  # a new augmentation draw per epoch
+        ddp_model.train()
+        if cfg.text.freeze:
+            model.text_encoder.eval()  # frozen: no dropout, it must stay identical to the shipped encoder
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=rank != 0, dynamic_ncols=True)
+        t_epoch, running = time.time(), {}
+        for batch in bar:
+            images = batch["image"].to(device, non_blocking=True)
+            masks = batch["mask"].to(device, non_blocking=True)
+            ids, attn = model.tokenize(batch["sentence"])
+            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                outputs = ddp_model(images, ids.to(device), attn.to(device), gt_masks=masks)
+            losses = outputs["losses"]
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(losses["total"]).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            for k, v in losses.items():
+                value = float(v.detach())
+                running[k] = 0.9 * running.get(k, value) + 0.1 * value
+            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()}, lr=f"{scheduler.get_last_lr()[-1]:.2e}")
+            if step >= total_steps:
+                break
+        record = {"epoch": epoch + 1, "step": step, "seconds": round(time.time() - t_epoch, 1),
+                  **{f"loss_{k}": round(v, 5) for k, v in running.items()}}
+        if rank == 0 and ((epoch + 1) % opts.val_every == 0 or step >= total_steps):
+            metrics = evaluate(model, val_set, batch_size=opts.batch_size, device=device)
+            record.update({f"val_{k}": v for k, v in metrics["overall"].items()})
+            if metrics["overall"]["mIoU"] > best:
+                best = metrics["overall"]["mIoU"]
+                save_checkpoint(out / "best.safetensors", model, cfg, {"epoch": epoch + 1, "val_mIoU": best})
+        if rank == 0:
+            save_checkpoint(out / "last.safetensors", model, cfg, {"epoch": epoch + 1})
+            save_training_state(state_path, {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                             "scaler": scaler.state_dict(), "epoch": epoch + 1, "step": step,
+                                             "best_miou": best})
+            history.append(record)
+            (out / "history.json").write_text(json.dumps(history, indent=1))
+            (out / "options.json").write_text(json.dumps(asdict(opts), indent=1))
+            log.info("epoch %d: %s", epoch + 1, record)
+        if step >= total_steps:
+            break
+    if distributed:
+        torch.distributed.destroy_process_group()
+    return {"best_mIoU": best, "steps": step, "history": history}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = TrainOptions("", [], "")
+    parser.add_argument("--config", required=True, help="model config name (vipa_s, vipa_b, vipa_tiny) or YAML")
+    parser.add_argument("--data", required=True, nargs="+",
+                        help="RefCOCO-format dataset dirs, optionally DIR:split_by (e.g. refcoco:unc)")
+    parser.add_argument("--out", required=True, help="output directory for checkpoints and history")
+    for name in ("epochs", "batch_size", "workers", "val_every", "val_limit", "max_steps", "seed"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
+    for name in ("lr", "lr_encoders", "weight_decay", "grad_clip"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
+    parser.add_argument("--amp", default=d.amp, choices=["auto", "fp16", "bf16", "off"])
+    parser.add_argument("--device", default=d.device)
+    parser.add_argument("--init", default="", help="initial weights (.safetensors)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last*.safetensors")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    opts = TrainOptions(**{k: v for k, v in vars(args).items() if k in TrainOptions.__dataclass_fields__})
+    result = train(opts)
+    print(json.dumps({"best_mIoU": result["best_mIoU"], "steps": result["steps"]}))
+    return 0

@@ -15,6 +15,9 @@ export AMENT_PREFIX_PATH="$_vipa_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 . "$_vipa_root/ros2_ws/install/setup.bash"
 # The workspace's setup file rewrites AMENT_PREFIX_PATH; the venv root holds the Jazzy wheels' ament index.
 export AMENT_PREFIX_PATH="$AMENT_PREFIX_PATH:$_vipa_venv"
+# Source tree first: edits and new modules are live without a rebuild; vipa_ros.msg/.srv still resolve to the
+# generated modules in the install space (vipa_ros/__init__.py extends the package path).
+export PYTHONPATH="$_vipa_root${PYTHONPATH:+:$PYTHONPATH}"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 export VIPA_ROOT="$_vipa_root"
 [ -n "$_vipa_nounset" ] && set -u

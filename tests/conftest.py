@@ -32,3 +32,14 @@ def ros_context():
         yield context
     finally:
         context.try_shutdown()
+
+
+@pytest.fixture(scope="session")
+def tabletop_small(tmp_path_factory):
+    """A small generated tabletop dataset (RefCOCO format) shared by the training and end-to-end tests."""
+    pytest.importorskip("mujoco")
+    from vipa_ros.data.tabletop import generate as gen
+
+    out = tmp_path_factory.mktemp("tabletop_small")
+    gen.generate_dataset(out, 5, seed=7, width=160, height=120, workers=1, progress=False)
+    return out

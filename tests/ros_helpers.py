@@ -48,3 +48,45 @@ def make_segmentation(n_instances: int = 3):
         inst.valid_points = 1234
         msg.instances.append(inst)
     return msg
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+class NodeProcess:
+    """A vipa_ros executable started as its own process (real DDS between it and the test)."""
+
+    def __init__(self, executable: str, namespace: str, params: dict, log_path) -> None:
+        import subprocess
+        import sys
+
+        args = [sys.executable, str(REPO / "bin" / executable), "--ros-args", "-r", f"__ns:={namespace}",
+                "--log-level", "info"]
+        for name, value in params.items():
+            args += ["-p", f"{name}:={_ros_value(value)}"]
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, text=True)
+
+    def log(self) -> str:
+        self._log.flush()
+        return open(self.log_path).read()
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001
+                self.proc.kill()
+        self._log.close()
+
+
+def _ros_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if value else "''"
+    return str(value)

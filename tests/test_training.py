@@ -12,15 +12,17 @@ from vipa_ros.cli import main as vipa
 def test_two_step_training_then_resume_then_eval(tabletop_small, tmp_path):
     out = tmp_path / "run"
     common = ["train", "--config", "vipa_tiny", "--data", str(tabletop_small), "--out", str(out),
-              "--batch-size", "2", "--workers", "0", "--val-limit", "4"]
+              "--batch-size", "2", "--workers", "0", "--val-limit", "4", "--save-every", "1",
+              "--val-every", "2"]
     assert vipa(common + ["--max-steps", "2"]) == 0
     history = json.loads((out / "history.json").read_text())
-    assert history[-1]["step"] == 2 and "val_mIoU" in history[-1] and "loss_total" in history[-1]
+    assert [h["step"] for h in history] == [1, 2]
+    assert "val_mIoU" in history[-1] and "val_mIoU" not in history[0] and "loss_total" in history[-1]
     for name in ("last.safetensors", "best.safetensors", "last_state.safetensors"):
         assert (out / name).is_file()
     assert vipa(common + ["--max-steps", "4", "--resume"]) == 0
     history = json.loads((out / "history.json").read_text())
-    assert [h["step"] for h in history] == [2, 4]  # continued from step 2, did not restart
+    assert [h["step"] for h in history] == [1, 2, 3, 4]  # continued from step 2, did not restart
 
     prefix = tmp_path / "report"
     assert vipa(["eval", "--weights", str(out / "last.safetensors"), "--data", str(tabletop_small),

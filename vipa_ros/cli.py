@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("vipa_ros.training.train", "train a VIPA config on RefCOCO-format data (torchrun for multi-GPU)"),
     "eval": ("vipa_ros.training.evaluate", "mIoU / oIoU / precision of a checkpoint on a dataset split"),
     "segment": ("vipa_ros.runtime.cli_segment", "segment one image for a command; writes mask and overlay"),
+    "bench": ("vipa_ros.runtime.benchmark", "per-stage latency table per backend, config and input size"),
     "launch": ("vipa_ros.nodes.cli_launch", "start segment.launch.py's nodes without the ros2 command line"),
 }
 

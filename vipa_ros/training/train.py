@@ -2,22 +2,22 @@
 
 Recipe (LAVT / CrossVLT lineage, VIPA_MODEL.md): AdamW, lower learning rate for the pretrained encoders,
 weight decay 1e-2, polynomial decay (power 0.9), gradient clipping, AMP on CUDA, DistributedDataParallel when
-started with torchrun. Writes `last.safetensors` (+ `last_state.safetensors` for --resume) every epoch and
-`best.safetensors` whenever validation mIoU improves.
+started with torchrun. Writes `last.safetensors` (+ `last_state.safetensors` for --resume) and
+`best.safetensors` whenever validation mIoU improves. Checkpoints are written every `save_every` steps, and
+--resume continues at the exact step (mid-epoch), so long CPU runs survive being stopped.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import math
 import os
 import pathlib
 import time
 from dataclasses import asdict, dataclass
 
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from vipa_ros.model import build_model, load_checkpoint, load_config, save_checkpoint
@@ -40,7 +40,8 @@ class TrainOptions:
     weight_decay: float = 1e-2
     grad_clip: float = 1.0
     workers: int = 2
-    val_every: int = 1  # epochs
+    val_every: int = 1000  # optimizer steps between validations (and at the end)
+    save_every: int = 50  # optimizer steps between last.safetensors checkpoints (CPU training is slow)
     val_limit: int = 0  # evaluate on at most this many validation samples (0 = all)
     max_steps: int = 0  # stop after this many optimizer steps (0 = epochs decide)
     resume: bool = False
@@ -56,6 +57,27 @@ def _distributed() -> tuple[bool, int, int]:
             torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         return True, torch.distributed.get_rank(), torch.distributed.get_world_size()
     return False, 0, 1
+
+
+class ResumableSampler(Sampler[int]):
+    """A seeded shuffle per epoch, sharded across DDP ranks, that can start part-way through the epoch."""
+
+    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1) -> None:
+        self.size, self.seed, self.rank, self.world = size, seed, rank, world
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+
+    def _order(self) -> list[int]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(self.size, generator=generator)[self.rank::self.world].tolist()
+
+    def __iter__(self):
+        return iter(self._order()[self.start:])
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.size, self.world)) - self.start
 
 
 def _param_groups(model, opts: TrainOptions) -> list[dict]:
@@ -91,11 +113,13 @@ def train(opts: TrainOptions) -> dict:
 
     train_set = build_dataset(opts.data, cfg, split="train", augment=True)
     val_set = build_dataset(opts.data, cfg, split="val", augment=False, limit=opts.val_limit)
-    sampler = DistributedSampler(train_set, shuffle=True, seed=opts.seed) if distributed else None
-    loader = DataLoader(train_set, batch_size=opts.batch_size, shuffle=sampler is None, sampler=sampler,
-                        num_workers=opts.workers, collate_fn=collate, drop_last=True,
-                        pin_memory=device.type == "cuda", persistent_workers=opts.workers > 0)
-    steps_per_epoch = len(loader)
+    sampler = ResumableSampler(len(train_set), opts.seed, rank, world)
+    loader = DataLoader(train_set, batch_size=opts.batch_size, sampler=sampler, num_workers=opts.workers,
+                        collate_fn=collate, drop_last=True, pin_memory=device.type == "cuda",
+                        persistent_workers=False)
+    steps_per_epoch = len(sampler) // opts.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(train_set)} training samples make no batch of {opts.batch_size}")
     total_steps = opts.max_steps or steps_per_epoch * opts.epochs
     optimizer = torch.optim.AdamW(_param_groups(model, opts), weight_decay=opts.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -107,30 +131,39 @@ def train(opts: TrainOptions) -> dict:
         model, device_ids=[device.index] if device.type == "cuda" else None,
         find_unused_parameters=True) if distributed else model
 
-    start_epoch, step, best = 0, 0, -1.0
+    step, best = 0, -1.0
+    history: list[dict] = []
     if resuming:
         state = load_training_state(state_path)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         step, best = state["step"], state["best_miou"]
-        start_epoch = step // steps_per_epoch  # an epoch cut short by --max-steps is run again from its start
+        history = json.loads((out / "history.json").read_text()) if (out / "history.json").is_file() else []
         if rank == 0:
-            log.info("resumed from %s: epoch %d, step %d, best mIoU %.4f", out, start_epoch, step, best)
+            log.info("resumed from %s at step %d (best val mIoU %.4f)", out, step, best)
 
-    history: list[dict] = json.loads((out / "history.json").read_text()) if resuming else []
-    epochs = math.ceil(total_steps / steps_per_epoch)
-    for epoch in range(start_epoch, epochs):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
+    def save(record: dict) -> None:
+        save_checkpoint(out / "last.safetensors", model, cfg, {"step": step})
+        save_training_state(state_path, {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                         "scaler": scaler.state_dict(), "step": step, "best_miou": best})
+        history.append(record)
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+        (out / "options.json").write_text(json.dumps(asdict(opts), indent=1))
+        log.info("step %d: %s", step, record)
+
+    bar = tqdm(total=total_steps, initial=step, desc="train", disable=rank != 0, dynamic_ncols=True)
+    running: dict[str, float] = {}
+    t_last = time.time()
+    while step < total_steps:
+        epoch, offset = divmod(step, steps_per_epoch)
+        sampler.set_epoch(epoch, start=offset * opts.batch_size)  # resume mid-epoch where it stopped
         for part in getattr(train_set, "datasets", [train_set]):
             part.set_epoch(epoch)  # a new augmentation draw per epoch
         ddp_model.train()
         if cfg.text.freeze:
             model.text_encoder.eval()  # frozen: no dropout, it must stay identical to the shipped encoder
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=rank != 0, dynamic_ncols=True)
-        t_epoch, running = time.time(), {}
-        for batch in bar:
+        for batch in loader:
             images = batch["image"].to(device, non_blocking=True)
             masks = batch["mask"].to(device, non_blocking=True)
             ids, attn = model.tokenize(batch["sentence"])
@@ -148,28 +181,29 @@ def train(opts: TrainOptions) -> dict:
             for k, v in losses.items():
                 value = float(v.detach())
                 running[k] = 0.9 * running.get(k, value) + 0.1 * value
-            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()}, lr=f"{scheduler.get_last_lr()[-1]:.2e}")
-            if step >= total_steps:
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()}, lr=f"{scheduler.get_last_lr()[-1]:.2e}",
+                            epoch=epoch + 1)
+            done = step >= total_steps
+            validate = rank == 0 and (step % opts.val_every == 0 or done)
+            if rank == 0 and (validate or step % opts.save_every == 0):
+                record = {"step": step, "epoch": round(step / steps_per_epoch, 3),
+                          "seconds": round(time.time() - t_last, 1),
+                          **{f"loss_{k}": round(v, 5) for k, v in running.items()}}
+                t_last = time.time()
+                if validate:
+                    metrics = evaluate(model, val_set, batch_size=opts.batch_size, device=device)
+                    record.update({f"val_{k}": v for k, v in metrics["overall"].items()})
+                    ddp_model.train()
+                    if cfg.text.freeze:
+                        model.text_encoder.eval()
+                    if metrics["overall"]["mIoU"] > best:
+                        best = metrics["overall"]["mIoU"]
+                        save_checkpoint(out / "best.safetensors", model, cfg, {"step": step, "val_mIoU": best})
+                save(record)
+            if done:
                 break
-        record = {"epoch": epoch + 1, "step": step, "seconds": round(time.time() - t_epoch, 1),
-                  **{f"loss_{k}": round(v, 5) for k, v in running.items()}}
-        if rank == 0 and ((epoch + 1) % opts.val_every == 0 or step >= total_steps):
-            metrics = evaluate(model, val_set, batch_size=opts.batch_size, device=device)
-            record.update({f"val_{k}": v for k, v in metrics["overall"].items()})
-            if metrics["overall"]["mIoU"] > best:
-                best = metrics["overall"]["mIoU"]
-                save_checkpoint(out / "best.safetensors", model, cfg, {"epoch": epoch + 1, "val_mIoU": best})
-        if rank == 0:
-            save_checkpoint(out / "last.safetensors", model, cfg, {"epoch": epoch + 1})
-            save_training_state(state_path, {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                             "scaler": scaler.state_dict(), "epoch": epoch + 1, "step": step,
-                                             "best_miou": best})
-            history.append(record)
-            (out / "history.json").write_text(json.dumps(history, indent=1))
-            (out / "options.json").write_text(json.dumps(asdict(opts), indent=1))
-            log.info("epoch %d: %s", epoch + 1, record)
-        if step >= total_steps:
-            break
+    bar.close()
     if distributed:
         torch.distributed.destroy_process_group()
     return {"best_mIoU": best, "steps": step, "history": history}
@@ -181,7 +215,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, nargs="+",
                         help="RefCOCO-format dataset dirs, optionally DIR:split_by (e.g. refcoco:unc)")
     parser.add_argument("--out", required=True, help="output directory for checkpoints and history")
-    for name in ("epochs", "batch_size", "workers", "val_every", "val_limit", "max_steps", "seed"):
+    for name in ("epochs", "batch_size", "workers", "val_every", "save_every", "val_limit", "max_steps", "seed"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     for name in ("lr", "lr_encoders", "weight_decay", "grad_clip"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))

@@ -1,0 +1,1 @@
+"""Datasets: RefCOCO-family loader, torch Dataset, synthetic tabletop generator."""

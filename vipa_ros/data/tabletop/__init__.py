@@ -1,0 +1,1 @@
+"""Synthetic tabletop referring-segmentation data generated with MuJoCo (`vipa gen-tabletop`)."""

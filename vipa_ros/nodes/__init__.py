@@ -1,0 +1,1 @@
+"""Thin rclpy adapters around the ROS-free core. ROS message conversion lives here and nowhere else."""

@@ -1,0 +1,65 @@
+"""Which nodes `segment.launch.py` starts, with which parameters and remappings: one plan, two launchers.
+
+`launch/segment.launch.py` turns the plan into launch_ros Nodes on a ROS installation; `vipa launch` runs the
+same plan as processes where the `ros2` command line is not installed (the pip-only set-up). Keeping the plan
+here (no launch imports) means both start exactly the same thing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Launch arguments with their defaults (ROS_INTERFACE.md): the camera topics are those of realsense2_camera.
+ARGUMENTS: dict[str, tuple[str, str]] = {
+    "namespace": ("vipa", "namespace of all vipa_ros nodes"),
+    "params_file": ("", "parameter YAML (default: the package's config/segment.yaml)"),
+    "model": ("", "model config name or YAML (overrides params_file)"),
+    "weights": ("", "model weights .safetensors (overrides params_file)"),
+    "device": ("", "auto | cpu | cuda:N (overrides params_file)"),
+    "backend": ("", "auto | torch | onnxruntime (overrides params_file)"),
+    "image": ("/camera/camera/color/image_raw", "colour image topic"),
+    "depth": ("/camera/camera/aligned_depth_to_color/image_raw", "depth topic aligned to the colour image"),
+    "camera_info": ("/camera/camera/color/camera_info", "CameraInfo of the colour image"),
+    "command": ("", "command to start with, e.g. 'pick the blue cup'"),
+    "use_speech": ("false", "start speech_node (spoken commands -> command topic)"),
+    "use_sim": ("false", "start the simulated MuJoCo tabletop camera instead of using camera topics"),
+    "rviz": ("false", "start rviz2 with config/vipa.rviz"),
+    "log_level": ("info", "debug | info | warn | error"),
+}
+
+SIM_TOPICS = {"image": "sim_camera/color/image_raw", "depth": "sim_camera/depth/image_raw",
+              "camera_info": "sim_camera/color/camera_info"}
+
+
+@dataclass
+class NodeSpec:
+    executable: str
+    name: str
+    namespace: str
+    parameters: list = field(default_factory=list)  # YAML paths and dicts, in order (later wins)
+    remappings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _true(value: str) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def plan(args: dict[str, str], default_params_file: str) -> list[NodeSpec]:
+    """The nodes to start for launch arguments `args` (missing ones take their defaults)."""
+    a = {name: args.get(name, default) for name, (default, _) in ARGUMENTS.items()}
+    ns = a["namespace"].strip("/")
+    params_file = a["params_file"] or default_params_file
+    overrides = {k: a[k] for k in ("model", "weights", "device", "backend") if a[k]}
+    if a["command"]:
+        overrides["default_command"] = a["command"]
+    topics = {k: a[k] for k in ("image", "depth", "camera_info")}
+    nodes: list[NodeSpec] = []
+    if _true(a["use_sim"]):
+        topics = dict(SIM_TOPICS)
+        nodes.append(NodeSpec("sim_camera_node", "vipa_sim_camera", ns, [params_file]))
+    remaps = [("image", topics["image"]), ("image/compressed", topics["image"] + "/compressed"),
+              ("depth", topics["depth"]), ("camera_info", topics["camera_info"])]
+    nodes.append(NodeSpec("segment_node", "vipa_segment", ns, [params_file, overrides] if overrides
+                          else [params_file], remaps))
+    if _true(a["use_speech"]):
+        nodes.append(NodeSpec("speech_node", "vipa_speech", ns, [params_file]))
+    return nodes

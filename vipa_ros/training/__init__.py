@@ -1,0 +1,1 @@
+"""Training and evaluation of VIPA models (metrics: vipa_ros.training.metrics)."""

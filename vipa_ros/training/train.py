@@ -9,6 +9,7 @@ started with torchrun. Writes `last.safetensors` (+ `last_state.safetensors` for
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -49,6 +50,7 @@ class TrainOptions:
     amp: str = "auto"  # auto | fp16 | bf16 | off
     seed: int = 0
     device: str = "auto"
+    input_size: int = 0  # train at this resolution instead of the config's (0 = config); saved in checkpoints
 
 
 def _distributed() -> tuple[bool, int, int]:
@@ -107,6 +109,10 @@ def train(opts: TrainOptions) -> dict:
     else:
         cfg = load_config(opts.config)
         model = build_model(cfg, pretrained=True)
+    if opts.input_size and opts.input_size != cfg.input_size:
+        # the network is resolution-agnostic: a cheaper low-resolution stage first, then fine-tune at full size
+        cfg = dataclasses.replace(cfg, input_size=opts.input_size).validate()
+        model.cfg = cfg
     if cfg.text.freeze:
         model.text_encoder.requires_grad_(False)
     model.to(device)
@@ -166,7 +172,8 @@ def train(opts: TrainOptions) -> dict:
         for batch in loader:
             images = batch["image"].to(device, non_blocking=True)
             masks = batch["mask"].to(device, non_blocking=True)
-            ids, attn = model.tokenize(batch["sentence"])
+            # fixed text length: static shapes let oneDNN/cuDNN reuse their kernels from step to step
+            ids, attn = model.text_encoder.tokenize(batch["sentence"], pad_to_max=True)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 outputs = ddp_model(images, ids.to(device), attn.to(device), gt_masks=masks)
             losses = outputs["losses"]
@@ -215,7 +222,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, nargs="+",
                         help="RefCOCO-format dataset dirs, optionally DIR:split_by (e.g. refcoco:unc)")
     parser.add_argument("--out", required=True, help="output directory for checkpoints and history")
-    for name in ("epochs", "batch_size", "workers", "val_every", "save_every", "val_limit", "max_steps", "seed"):
+    for name in ("epochs", "batch_size", "workers", "val_every", "save_every", "val_limit", "max_steps", "seed",
+                 "input_size"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     for name in ("lr", "lr_encoders", "weight_decay", "grad_clip"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))

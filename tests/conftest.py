@@ -43,3 +43,14 @@ def tabletop_small(tmp_path_factory):
     out = tmp_path_factory.mktemp("tabletop_small")
     gen.generate_dataset(out, 5, seed=7, width=160, height=120, workers=1, progress=False)
     return out
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Run torch on one thread: test machines are shared, and oversubscribed OpenMP pools get far slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -16,13 +16,7 @@ from vipa_ros.model.checkpoint import checkpoint_extra
 from vipa_ros.model.vision_encoder import VisionEncoder
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # One thread: the CI/dev machines are shared, and oversubscribed OpenMP pools get far slower, not faster.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _logits(model, size: int, texts=("red circle", "the left one")) -> torch.Tensor:

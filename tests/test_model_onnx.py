@@ -9,13 +9,7 @@ from vipa_ros.model import build_model, load_config
 from vipa_ros.runtime.onnx_export import export_onnx, verify_onnx
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # One thread: the CI/dev machines are shared, and oversubscribed OpenMP pools get far slower, not faster.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _graph_io(path) -> dict[str, list]:

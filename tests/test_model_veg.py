@@ -13,13 +13,7 @@ from vipa_ros.model.visual_expression_generator import (InformativeTokenRetrieva
                                                         num_retrieved)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # One thread: the CI/dev machines are shared, and oversubscribed OpenMP pools get far slower, not faster.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("vipa_ros.training.evaluate", "mIoU / oIoU / precision of a checkpoint on a dataset split"),
     "segment": ("vipa_ros.runtime.cli_segment", "segment one image for a command; writes mask and overlay"),
     "bench": ("vipa_ros.runtime.benchmark", "per-stage latency table per backend, config and input size"),
+    "bench-node": ("vipa_ros.nodes.bench_node", "segment_node end-to-end latency over DDS vs model time"),
     "launch": ("vipa_ros.nodes.cli_launch", "start segment.launch.py's nodes without the ros2 command line"),
+    "demo": ("vipa_ros.nodes.demo", "simulated tabletop + segment node over DDS: 'pick the blue cup' and more"),
 }
 
 

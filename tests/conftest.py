@@ -54,3 +54,25 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# Accuracy the shipped vipa_s must have reached (test-split mIoU recorded in the checkpoint by `vipa eval`
+# through scripts/ship_weights.py) before the tests that check it picks the right objects are meaningful.
+TRAINED_MIOU_BAR = 0.90
+
+
+@pytest.fixture(scope="session")
+def trained_vipa_s():
+    """Path of the shipped vipa_s weights, skipping (with the measured accuracy as the reason) while the shipped
+    checkpoint is still a partial training run below TRAINED_MIOU_BAR."""
+    from vipa_ros import resources
+    from vipa_ros.model.checkpoint import checkpoint_extra
+
+    path = resources.weights_path("vipa_s.safetensors")
+    if not path.is_file():
+        pytest.skip(f"no vipa_s weights shipped ({path})")
+    miou = float(checkpoint_extra(path).get("test_mIoU", 0.0))
+    if miou < TRAINED_MIOU_BAR:
+        pytest.skip(f"shipped vipa_s is a partial training run (test mIoU {miou:.3f} < {TRAINED_MIOU_BAR}); "
+                    "these checks run once the trained weights land")
+    return path

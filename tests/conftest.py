@@ -76,3 +76,14 @@ def trained_vipa_s():
         pytest.skip(f"shipped vipa_s is a partial training run (test mIoU {miou:.3f} < {TRAINED_MIOU_BAR}); "
                     "these checks run once the trained weights land")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    """A vipa_tiny checkpoint with random weights: node plumbing tests, not accuracy."""
+    from vipa_ros.model import build_model, load_config, save_checkpoint
+
+    cfg = load_config("vipa_tiny")
+    path = tmp_path_factory.mktemp("weights") / "vipa_tiny_random.safetensors"
+    save_checkpoint(path, build_model(cfg, pretrained=False), cfg, {"note": "random init, for node tests"})
+    return path

@@ -36,17 +36,6 @@ FRAME = "camera_color_optical_frame"
 PARAMS_FILE = str(REPO_ROOT / "config" / "segment.yaml")
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    from vipa_ros.model import build_model, load_config, save_checkpoint
-
-    cfg = load_config("vipa_tiny")
-    model = build_model(cfg, pretrained=False)
-    path = tmp_path_factory.mktemp("weights") / "vipa_tiny_random.safetensors"
-    save_checkpoint(path, model, cfg, {"note": "random init, for e2e node tests"})
-    return path
-
-
 class Pipeline:
     """The launched processes and the test's DDS side (sim frames, ground truth, segment outputs, services)."""
 

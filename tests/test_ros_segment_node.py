@@ -34,17 +34,6 @@ W, H = 160, 120
 K = [100.0, 0.0, W / 2, 0.0, 100.0, H / 2, 0.0, 0.0, 1.0]
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    from vipa_ros.model import build_model, load_config, save_checkpoint
-
-    cfg = load_config("vipa_tiny")
-    model = build_model(cfg, pretrained=False)
-    path = tmp_path_factory.mktemp("weights") / "vipa_tiny_random.safetensors"
-    save_checkpoint(path, model, cfg, {"note": "random init, for node tests"})
-    return path
-
-
 def scene() -> tuple[np.ndarray, np.ndarray]:
     rgb = np.full((H, W, 3), 90, np.uint8)
     rgb[40:80, 20:60] = (200, 30, 30)

@@ -37,6 +37,11 @@ their smaller width, so the prior pushes them up to ~5 mm too deep; long objects
 extrapolation then takes from the wrong face (up to ~20 mm); objects cut by the image border are biased
 towards their visible part (the pose says ``truncated``); concave and irregular objects (bowls, a mug's
 handle, a duck) break the symmetry model and are only as good as the bounds.
+
+Speed (a camera node calls this every frame): all per-pixel work runs on a crop around the object
+(:class:`~vipa_ros.geometry.crop.Crop`); the window medians are exact but only computed where they can change
+the result (:func:`despike`, :func:`front_range`); outline widths come from the silhouette's convex hull; the
+symmetric pairing iterates its starts together. Each of these gives the same result as the direct computation.
 """
 from __future__ import annotations
 
@@ -46,7 +51,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .crop import Crop, disc, square
 from .intrinsics import CameraIntrinsics
+from .products import gram, matmul_rows, rowdot
 
 # A range more than this many pixel widths from its 5x5 median is a spike (dropped before the plane fits).
 SPIKE_TOL_PX = 8.0
@@ -84,16 +91,50 @@ def unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def nanmedian_windows(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int, min_support: int
-                      ) -> np.ndarray:
+def context_margin(erode_px: int) -> int:
+    """Pixels beyond the mask that the estimators look at: the support ring's outer edge (``erode_px + 2 +
+    SUPPORT_RING_PX``) is the farthest; the erosion, the opening and the outline filters reach less. +1 spare."""
+    return int(erode_px) + 2 + SUPPORT_RING_PX + 1
+
+
+@dataclass
+class Silhouette:
+    """The object's cleaned mask on a crop of the image, with the summaries of it that the estimators use."""
+
+    mask: np.ndarray      # bool, the crop's shape
+    crop: Crop            # where the mask lies in the image (it must reach context_margin beyond the mask)
+    centroid: np.ndarray  # (u, v): mean pixel, image coordinates
+    hull: np.ndarray      # Mx2 (u, v): vertices of the convex hull of the pixel centres, image coordinates
+
+    @classmethod
+    def from_mask(cls, mask: np.ndarray, crop: Crop) -> "Silhouette":
+        # centroid from per-row / per-column counts: exact integer sums, as the mean of np.nonzero's indices
+        rows = np.count_nonzero(mask, axis=1)
+        cols = np.count_nonzero(mask, axis=0)
+        n = int(rows.sum())
+        centroid = np.array([int(cols @ np.arange(crop.c0, crop.c0 + cols.size)) / n,
+                             int(rows @ np.arange(crop.r0, crop.r0 + rows.size)) / n])
+        # outer contours hold every hull vertex (an extreme pixel has a neighbour outside the mask)
+        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        hull = cv2.convexHull(np.concatenate(contours).reshape(-1, 2)).reshape(-1, 2)
+        return cls(mask, crop, centroid, hull + crop.origin[::-1])
+
+    def hull_rays(self, intrinsics: CameraIntrinsics) -> np.ndarray:
+        """Rays through the hull vertices: enough for :func:`outline_widths` (see there)."""
+        return intrinsics.rays(self.hull[:, 0], self.hull[:, 1])
+
+
+def nanmedian_windows(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int, min_support: int,
+                      pad: bool = True) -> np.ndarray:
     """Median of the finite values in a size x size window around each (row, col); NaN with too few values.
 
     Sort-based (NaNs sort last) so it is vectorised; np.nanmedian over windows is an order of magnitude slower.
+    ``pad=False`` when the windows lie inside ``img`` (a NaN border of size // 2 around the pixels): no copy.
     """
     r = size // 2
-    padded = np.pad(img, r, constant_values=np.nan)
+    padded, p = (np.pad(img, r, constant_values=np.nan), r) if pad else (img, 0)
     offs = np.arange(-r, r + 1)
-    win = padded[(rows[:, None, None] + r + offs[None, :, None]), (cols[:, None, None] + r + offs[None, None, :])]
+    win = padded[(rows[:, None, None] + p + offs[None, :, None]), (cols[:, None, None] + p + offs[None, None, :])]
     win = np.sort(win.reshape(len(rows), -1), axis=1)
     k = np.isfinite(win).sum(axis=1)
     lo = np.take_along_axis(win, np.maximum((k - 1) // 2, 0)[:, None], axis=1)[:, 0]
@@ -103,60 +144,137 @@ def nanmedian_windows(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, size:
     return med
 
 
+def window_extremes(img: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) of the finite values in the size x size window around every pixel (+inf / -inf: none)."""
+    kernel = square(size)
+    finite = np.isfinite(img)
+    # outside the image, OpenCV's default border is neutral for erode (+max) and dilate (-max)
+    lo = cv2.erode(np.where(finite, img, np.inf), kernel)
+    hi = cv2.dilate(np.where(finite, img, -np.inf), kernel)
+    return lo, hi
+
+
+def median3_bounds(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lower, upper, count): bounds on the median of the finite values in the 3x3 window around every pixel,
+    and how many there are; float32. Pixels on the image's edge are not valid (medianBlur replicates it).
+
+    cv2.medianBlur takes the 5th of the 9 values; with the m missing ones set to -inf it is the (5 - m)th
+    valid value, with +inf the 5th, and the median of the 9 - m valid values lies between the two (both
+    equal it when nothing is missing). Exact up to float32 rounding of the values.
+    """
+    f = img.astype(np.float32)
+    finite = np.isfinite(f)
+    lower = cv2.medianBlur(np.where(finite, f, -np.inf), 3)
+    upper = cv2.medianBlur(np.where(finite, f, np.inf), 3)
+    count = cv2.boxFilter(finite.astype(np.float32), -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    return lower, upper, count
+
+
+def despike(timg: np.ndarray, rows: np.ndarray, cols: np.ndarray, t: np.ndarray, tol: float) -> np.ndarray:
+    """Which of the ranges ``t`` at (rows, cols) of ``timg`` are more than ``tol`` from the median of the
+    finite ranges in their 5x5 window (with at least 9 of them): ``|t - nanmedian_windows(..., 5, 9)| > tol``.
+    ``timg`` has a NaN border of at least 2 pixels around (rows, cols).
+
+    The median is one window value or the mean of two, so it can only be ``tol`` away from ``t`` if some value
+    in the window is: the (exact, sort-based) medians are only computed at those pixels, a few percent of the
+    object (depth edges, spikes), instead of all of them.
+    """
+    lo, hi = window_extremes(timg, 5)
+    candidate = (hi[rows, cols] - t > tol) | (t - lo[rows, cols] > tol)
+    spike = np.zeros(t.shape, dtype=bool)
+    if candidate.any():
+        med = nanmedian_windows(timg, rows[candidate], cols[candidate], 5, 9, pad=False)
+        spike[candidate] = np.abs(t[candidate] - med) > tol  # NaN (too few values) compares False
+    return spike
+
+
+def front_range(timg: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> float | None:
+    """Least 3x3 median (of >= 5 finite values) over the pixels (rows, cols) of ``timg``; None if none has one.
+    ``timg`` has a NaN border of at least 1 pixel around (rows, cols).
+
+    ``min(nanmedian_windows(timg, rows, cols, 3, 5))``, but the exact medians are only computed at the pixels
+    whose lower bound (:func:`median3_bounds`) is not above the least upper bound: the others cannot hold the
+    minimum.
+    """
+    lower, upper, count = median3_bounds(timg)
+    lower, upper = lower[rows, cols], upper[rows, cols]
+    support = count[rows, cols] >= 5
+    if not support.any():
+        return None
+    best = float(upper[support].min())
+    candidate = support & (lower <= best + 1e-6 * abs(best))  # slack >> float32 rounding of the bounds
+    return float(np.min(nanmedian_windows(timg, rows[candidate], cols[candidate], 3, 5, pad=False)))
+
+
 def outline_widths(sil_rays: np.ndarray, z: np.ndarray, t: float, axes: list[np.ndarray], pixel_m: float
                    ) -> list[float]:
     """Width of the silhouette along each in-plane axis, the outline lifted to the plane p . z = t.
 
     Outline pixels are pixel centres; the true edge is half a pixel further out on each side (+1 pixel).
+    ``sil_rays`` may be the rays of any pixels, or only of the vertices of their convex hull
+    (:attr:`Silhouette.hull`): lifting onto a plane is a perspective map, which keeps the hull a convex polygon
+    with the same vertices, and a linear function's extremes over it are at vertices -- the same widths.
     """
     lifted = sil_rays * (t / (sil_rays @ z))[:, None]
     return [float(np.ptp(lifted @ a)) + pixel_m for a in axes]
 
 
 def outline_ranges(sil: np.ndarray, timg: np.ndarray, r0: int, c0: int, intrinsics: CameraIntrinsics,
-                   radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   radius: int, origin: tuple[int, int] = (0, 0), pad: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Range along the ray extrapolated to each outline pixel from a local plane fit of the valid ranges.
 
     ``timg`` is the range image of the crop starting at (r0, c0), NaN where there is no valid point. The
     plane t = a + g . (du, dv) through the values within ``radius`` pixels, evaluated at the outline pixel,
     recovers the range of a flat face's edge exactly and under-estimates a rounded rim's (the surface bends
     away). Outline pixels on the image border are not object outlines and are skipped. Returns (u, v, t).
+    ``sil`` may be a crop of the image starting at pixel ``origin`` (row, col) if it reaches beyond the
+    silhouette wherever it does not end at the image border (a silhouette pixel on its edge is on the image's).
+    ``pad=False`` when ``timg`` already reaches ``radius`` pixels (NaN) beyond the silhouette: no copy.
     """
     h, w = sil.shape
-    inner = cv2.erode(sil.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
+    inner = cv2.erode(sil.astype(np.uint8), square(3), borderType=cv2.BORDER_CONSTANT,
                       borderValue=1).astype(bool)
     rows, cols = np.nonzero(sil & ~inner)
     keep = (rows > 0) & (rows < h - 1) & (cols > 0) & (cols < w - 1)
-    rows, cols = rows[keep], cols[keep]
+    rows, cols = rows[keep] + origin[0], cols[keep] + origin[1]
     empty = (np.zeros(0), np.zeros(0), np.zeros(0))
     if rows.size == 0:
         return empty
     r = radius
-    padded = np.pad(timg, r, constant_values=np.nan)  # the crop holds the whole silhouette, so no clipping
+    p = r if pad else 0
+    padded = np.pad(timg, r, constant_values=np.nan) if pad else timg  # then no window is clipped
     offs = np.arange(-r, r + 1)
-    win = padded[rows[:, None, None] - r0 + r + offs[None, :, None], cols[:, None, None] - c0 + r + offs[None, None, :]]
+    win = padded[rows[:, None, None] - r0 + p + offs[None, :, None], cols[:, None, None] - c0 + p + offs[None, None, :]]
     win = win.reshape(len(rows), -1)
     dv, du = np.meshgrid(offs.astype(np.float64), offs.astype(np.float64), indexing="ij")
     du, dv = du.ravel(), dv.ravel()
     X = np.stack([np.ones_like(du), du, dv], axis=1)  # centred on the outline pixel: the constant is the value there
     wgt = np.isfinite(win).astype(np.float64)
     y = np.where(wgt > 0, win, 0.0)
-    n = wgt.sum(axis=1)
+    # sums of the weights times 1, du, dv, du^2, dv^2, du dv over each window (exact: 0/1 times integers)
+    m = matmul_rows(wgt, np.stack([np.ones_like(du), du, dv, du * du, dv * dv, du * dv], axis=1))
+    n = m[:, 0]
     nn = np.maximum(n, 1.0)
-    mu_u, mu_v = (wgt @ du) / nn, (wgt @ dv) / nn
-    cuu = (wgt @ (du * du)) / nn - mu_u ** 2
-    cvv = (wgt @ (dv * dv)) / nn - mu_v ** 2
-    cuv = (wgt @ (du * dv)) / nn - mu_u * mu_v
+    mu_u, mu_v = m[:, 1] / nn, m[:, 2] / nn
+    cuu = m[:, 3] / nn - mu_u ** 2
+    cvv = m[:, 4] / nn - mu_v ** 2
+    cuv = m[:, 5] / nn - mu_u * mu_v
     # usable: enough points spread in 2D (not a line), so the plane is determined
     good = (n >= 12) & (cuu * cvv - cuv ** 2 > 0.5)
     if not good.any():
         return empty
-    Wg, yg = wgt[good], y[good]
-    A = np.einsum("nm,mk,ml->nkl", Wg, X, X)
-    B = np.einsum("nm,mk->nk", Wg * yg, X)
-    t_out = np.linalg.solve(A + 1e-9 * np.eye(3), B[..., None])[:, 0, 0]
+    # normal equations of the weighted least-squares planes, A [a, gu, gv] = B with A = sum w X X^T (from the
+    # sums above, +1e-9 I) and B = sum w y X; only a, the plane at the outline pixel, is needed: Cramer's rule
+    # (one vectorised 3x3 determinant ratio instead of a LAPACK call per outline pixel)
+    s0, su, sv, suu, svv, suv = (m[good, i] for i in range(6))
+    s0, suu, svv = s0 + 1e-9, suu + 1e-9, svv + 1e-9
+    by, byu, byv = matmul_rows(y[good], X).T  # y is 0 where the weight is
+    minor = svv * suu - suv * suv
+    det = s0 * minor - su * (su * svv - suv * sv) + sv * (su * suv - suu * sv)
+    t_out = (by * minor - su * (byu * svv - suv * byv) + sv * (byu * suv - suu * byv)) / det
     # limit the extrapolation to MAX_SLOPE times its distance from the data (grazing rims)
-    t_mean = (Wg * yg).sum(1) / n[good]
+    t_mean = by / n[good]
     lim = MAX_SLOPE * t_mean / math.sqrt(intrinsics.fx * intrinsics.fy) * np.hypot(mu_u[good], mu_v[good])
     t_out = np.clip(t_out, t_mean - lim, t_mean + lim)
     return cols[good].astype(np.float64), rows[good].astype(np.float64), t_out
@@ -180,67 +298,102 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
     from scipy.spatial import cKDTree  # scipy is only needed here; keep the module import light
 
     rays = intrinsics.rays(u, v)
-    P = rays * (t / (rays @ z))[:, None]
+    P = rays * (t / rowdot(rays, z))[:, None]
     tree = cKDTree(np.stack([u, v], 1))
     tol = max(0.002, AGREE_PX * float(np.median(t)) / math.sqrt(intrinsics.fx * intrinsics.fy))
 
-    def midpoints(C: np.ndarray) -> np.ndarray | None:
-        dist, j = tree.query(intrinsics.project(2.0 * C - P), distance_upper_bound=MIRROR_TOL_PX)
+    def midpoints(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(S, n, 3) midpoints of the pairs for S centres, and (S, n) which outline points found a partner."""
+        q = intrinsics.project(2.0 * C[:, None, :] - P[None])
+        dist, j = tree.query(q.reshape(-1, 2), distance_upper_bound=MIRROR_TOL_PX)
         ok = np.isfinite(dist)
-        return 0.5 * (P[ok] + P[j[ok]]) if ok.sum() >= 4 else None
+        j[~ok] = 0  # no partner (j = n): any index, masked out by ok
+        return 0.5 * (P[None] + P[j.reshape(len(C), -1)]), ok.reshape(len(C), -1)
 
-    best, best_score = None, -1.0
-    # starts around c0 (the footprint prior's range), from half its depth in front to its full depth behind
-    for c_start in c0 + np.linspace(-0.5, 1.0, N_STARTS) * max(c0 - float(np.min(t)), 0.0):
-        C: np.ndarray | None = c_start * z
-        for _ in range(10):
-            mid = midpoints(C)
-            if mid is None:
-                C = None
-                break
-            r = mid @ z
-            c = float(np.percentile(r, PAIR_PERCENTILE))
-            lateral = mid[r >= np.percentile(r, 67.0)].mean(axis=0)
-            C_new = lateral - (lateral @ z) * z + c * z
-            done = np.linalg.norm(C_new - C) < 1e-4
-            C = C_new
-            if done:
-                break
-        if C is None:
-            continue
-        mid = midpoints(C)
-        score = -1.0 if mid is None else float(np.sum(np.linalg.norm(mid - C, axis=1) <= tol))
-        if score > best_score:
-            best, best_score = C, score
-    return best
+    # starts around c0 (the footprint prior's range), from half its depth in front to its full depth behind.
+    # The starts are independent; they are iterated together (one tree query per step) until each converged.
+    starts = c0 + np.linspace(-0.5, 1.0, N_STARTS) * max(c0 - float(np.min(t)), 0.0)
+    C = starts[:, None] * z
+    active = np.ones(N_STARTS, dtype=bool)   # still iterating
+    failed = np.zeros(N_STARTS, dtype=bool)  # lost its pairs (fewer than 4)
+    for _ in range(10):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        mid, ok = midpoints(C[idx])
+        lost = ok.sum(axis=1) < 4
+        failed[idx[lost]] = True
+        active[idx[lost]] = False
+        idx, mid, ok = idx[~lost], mid[~lost], ok[~lost]
+        if idx.size == 0:
+            break
+        r = rowdot(mid, z)
+        c, third = percentiles_of_rows(r, ok, [PAIR_PERCENTILE, 67.0])
+        deep = ok & (r >= third[:, None])
+        lateral = (deep[:, None, :].astype(np.float64) @ mid)[:, 0] / deep.sum(axis=1)[:, None]  # deepest third
+        C_new = lateral - (lateral @ z)[:, None] * z + c[:, None] * z
+        active[idx[np.linalg.norm(C_new - C[idx], axis=1) < 1e-4]] = False
+        C[idx] = C_new
+
+    # the centre with the most pair midpoints close to it wins (the first of equals)
+    idx = np.flatnonzero(~failed)
+    if idx.size == 0:
+        return None
+    mid, ok = midpoints(C[idx])
+    score = np.sum(ok & (np.linalg.norm(mid - C[idx, None, :], axis=2) <= tol), axis=1)
+    score[ok.sum(axis=1) < 4] = -1
+    if score.max() < 0:
+        return None
+    return C[idx[int(np.argmax(score))]]
+
+
+def percentiles_of_rows(values: np.ndarray, valid: np.ndarray, qs: list[float]) -> list[np.ndarray]:
+    """For each q in ``qs``: ``np.percentile(values[i][valid[i]], q)`` of every row i, computed as NumPy does
+    (its default "linear" method, to the last bit) from one sort of the rows."""
+    s = np.sort(np.where(valid, values, np.inf), axis=1)
+    n = valid.sum(axis=1)
+    rows = np.arange(len(s))
+    out = []
+    for q in qs:
+        vi = (n - 1) * (q / 100.0)  # the virtual index
+        lo = np.floor(vi).astype(np.intp)
+        at_end = vi >= n - 1
+        lo[at_end] = n[at_end] - 1
+        hi = np.where(at_end, lo, lo + 1)
+        a, b = s[rows, lo], s[rows, hi]
+        g = np.where(at_end, 0.0, vi - lo)
+        d = b - a
+        out.append(np.where(g >= 0.5, b - d * (1 - g), a + d * g))  # numpy's _lerp
+    return out
 
 
 def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrinsics, z: np.ndarray,
-                  t_front: float, erode_px: int) -> tuple[np.ndarray, np.ndarray] | None:
+                  t_front: float, erode_px: int, origin: tuple[int, int] = (0, 0)
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
     """(point, unit normal towards the camera) of the surface the object stands on, for top-down views.
 
     A ring of pixels around the silhouette (skipping ``erode_px + 2`` pixels of mixed / misregistered depth)
     is fitted with a plane (least squares from the points within Tukey's fences of range, refitted on the
     inliers). It counts as the support only if it is one clean plane, lies behind the object, and faces the
-    camera within SUPPORT_MAX_ANGLE_DEG of the ray.
+    camera within SUPPORT_MAX_ANGLE_DEG of the ray. ``sil`` and ``depth_m`` may be a crop of the image
+    starting at pixel ``origin`` (row, col) that reaches :func:`context_margin` pixels beyond the silhouette.
     """
     gap = erode_px + 2
-    k_in = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1,) * 2)
-    k_out = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * (gap + SUPPORT_RING_PX) + 1,) * 2)
     m = sil.astype(np.uint8)
-    ring = cv2.dilate(m, k_out).astype(bool) & ~cv2.dilate(m, k_in).astype(bool)
+    ring = cv2.dilate(m, disc(gap + SUPPORT_RING_PX)) > cv2.dilate(m, disc(gap))  # in the outer disc, not the inner
     rows, cols = np.nonzero(ring & np.isfinite(depth_m))
     if rows.size < 50 or rows.size < 0.5 * int(ring.sum()):
         return None
-    P = intrinsics.backproject(cols, rows, depth_m[rows, cols])
+    P = intrinsics.backproject(cols + origin[1], rows + origin[0], depth_m[rows, cols])
     # spikes would tilt the first least-squares fit: start from the points within Tukey's fences of range
-    q1, q3 = np.percentile(P @ z, [25.0, 75.0])
+    r = rowdot(P, z)
+    q1, q3 = np.percentile(r, [25.0, 75.0])
     iqr = max(q3 - q1, 0.002)
-    keep = np.abs(P @ z - 0.5 * (q1 + q3)) <= 0.5 * (q3 - q1) + 3.0 * iqr
+    keep = np.abs(r - 0.5 * (q1 + q3)) <= 0.5 * (q3 - q1) + 3.0 * iqr
     for _ in range(3):
         centre = P[keep].mean(axis=0)
-        n = np.linalg.svd(P[keep] - centre, full_matrices=False)[2][2]
-        res = np.abs((P - centre) @ n)
+        n = plane_normal(P[keep] - centre)
+        res = np.abs(rowdot(P - centre, n))
         keep = res <= max(3.0 * 1.4826 * float(np.median(res[keep])), 0.003)
     if keep.mean() < 0.6 or math.sqrt(float(np.mean(res[keep] ** 2))) > 0.005:
         return None  # not one plane: clutter, the table's edge, a wall and a table
@@ -251,6 +404,13 @@ def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrin
     return (centre, n) if t_plane > t_front + 0.002 else None
 
 
+def plane_normal(d: np.ndarray) -> np.ndarray:
+    """Unit normal of the least-squares plane through centred points ``d`` (N x 3): the right singular vector
+    of the least singular value, taken as the eigenvector of the least eigenvalue of d^T d (a 3x3 eigh, no
+    N x 3 SVD)."""
+    return np.linalg.eigh(gram(d))[1][:, 0]
+
+
 def centre_on_support(pts: np.ndarray, p0: np.ndarray, n: np.ndarray, max_height: float) -> np.ndarray | None:
     """Centre of an object standing on the plane (p0, n): half its top's height, straight below the top.
 
@@ -258,7 +418,7 @@ def centre_on_support(pts: np.ndarray, p0: np.ndarray, n: np.ndarray, max_height
     or cup lies straight above the centre. None when the top is not above the plane or implausibly high
     (the object is held, or stands on something unseen).
     """
-    h = (pts - p0) @ n
+    h = rowdot(pts - p0, n)
     h_max = float(np.percentile(h, 98.0))
     if not 0.0 < h_max <= max_height:
         return None
@@ -273,48 +433,62 @@ def estimate_centre(pts: np.ndarray, pix: np.ndarray, sil: np.ndarray, intrinsic
                     ) -> CentreEstimate:
     """The object's 3D centre (see the module docstring).
 
-    ``pts``/``pix``: filtered object points (Nx3) and their (row, col); ``sil``: the cleaned mask;
+    ``pts``/``pix``: filtered object points (Nx3) and their (row, col); ``sil``: the cleaned mask (HxW);
     ``major``/``minor``: in-plane axes to measure the outline widths along (the PCA axes).
     """
-    srows, scols = np.nonzero(sil)
-    sil_rays = intrinsics.rays(scols, srows)
-    pixel_scale = 1.0 / math.sqrt(intrinsics.fx * intrinsics.fy)  # metres per pixel per metre of range
-    z = unit(intrinsics.rays(np.array(scols.mean()), np.array(srows.mean())))
+    crop = Crop.around(sil, context_margin(erode_px))
+    return centre_in_crop(pts, pix, Silhouette.from_mask(crop.of(sil), crop), intrinsics,
+                          None if depth_m is None else crop.of(depth_m), erode_px, major, minor)
 
-    # range image along the ray over a crop; despeckle: a pixel far from its 5x5 median is a spike that got
-    # through the outlier filters, drop it before it steers a plane fit
-    t = pts @ z
-    r0, c0 = int(min(srows.min(), pix[:, 0].min())), int(min(scols.min(), pix[:, 1].min()))
-    r1, c1 = int(max(srows.max(), pix[:, 0].max())) + 1, int(max(scols.max(), pix[:, 1].max())) + 1
+
+def centre_in_crop(pts: np.ndarray, pix: np.ndarray, sil: Silhouette, intrinsics: CameraIntrinsics,
+                   depth_m: np.ndarray | None, erode_px: int, major: np.ndarray, minor: np.ndarray
+                   ) -> CentreEstimate:
+    """:func:`estimate_centre` with the silhouette and the depth (or None) on the crop ``sil.crop``."""
+    pixel_scale = 1.0 / math.sqrt(intrinsics.fx * intrinsics.fy)  # metres per pixel per metre of range
+    z = unit(intrinsics.rays(sil.centroid[0], sil.centroid[1]))
+    hull_rays = sil.hull_rays(intrinsics)
+
+    # range image along the ray over the box holding the silhouette and the points, with a NaN border as wide
+    # as the widest window used on it (so none needs padding)
+    t = rowdot(pts, z)
+    t_median = float(np.median(t))
+    radius = max(4, erode_px + 3)  # of the outline plane fits
+    srows, scols = np.flatnonzero(sil.mask.any(axis=1)), np.flatnonzero(sil.mask.any(axis=0))
+    r0 = int(min(srows[0] + sil.crop.r0, pix[:, 0].min())) - radius
+    c0 = int(min(scols[0] + sil.crop.c0, pix[:, 1].min())) - radius
+    r1 = int(max(srows[-1] + sil.crop.r0, pix[:, 0].max())) + 1 + radius
+    c1 = int(max(scols[-1] + sil.crop.c0, pix[:, 1].max())) + 1 + radius
     timg = np.full((r1 - r0, c1 - c0), np.nan)
     pr, pc = pix[:, 0] - r0, pix[:, 1] - c0
     timg[pr, pc] = t
-    med5 = nanmedian_windows(timg, pr, pc, 5, 9)
-    spike = np.abs(t - med5) > SPIKE_TOL_PX * float(np.median(t)) * pixel_scale  # NaN compares False
+    # despeckle: a pixel far from its 5x5 median is a spike that got through the outlier filters, drop it
+    # before it steers a plane fit
+    spike = despike(timg, pr, pc, t, SPIKE_TOL_PX * t_median * pixel_scale)
     timg[pr[spike], pc[spike]] = np.nan
     # nearest point: min of a 3x3 median (noise-robust, and a 3x3 window barely rounds off a corner)
-    med3 = nanmedian_windows(timg, pr, pc, 3, 5)
-    t_front = float(np.nanmin(med3)) if np.isfinite(med3).any() else float(np.min(t))
+    t_front = front_range(timg, pr, pc)
+    t_front = float(np.min(t)) if t_front is None else t_front
 
     def bounds(c: float) -> tuple[float, float]:
-        wa, wb = outline_widths(sil_rays, z, c, [major, minor], c * pixel_scale)
+        wa, wb = outline_widths(hull_rays, z, c, [major, minor], c * pixel_scale)
         return t_front + 0.5 * min(wa, wb), t_front + 0.5 * MAX_DEPTH_RATIO * math.hypot(wa, wb)
 
-    lo, hi = bounds(float(np.median(t)))
+    lo, hi = bounds(t_median)
 
     # 1) top-down view of an object standing on a plane
     if depth_m is not None:
-        plane = support_plane(sil, depth_m, intrinsics, z, t_front, erode_px)
+        plane = support_plane(sil.mask, depth_m, intrinsics, z, t_front, erode_px, (sil.crop.r0, sil.crop.c0))
         if plane is not None:
             C = centre_on_support(pts, plane[0], plane[1], SUPPORT_MAX_HEIGHT_RATIO * (hi - t_front) / MAX_DEPTH_RATIO)
             if C is not None:
                 return CentreEstimate(C, t_front, "support")
 
     # 2) central symmetry of the outline, 3) clamped by the footprint prior
-    ou, ov, ot = outline_ranges(sil, timg, r0, c0, intrinsics, max(4, erode_px + 3))
+    ou, ov, ot = outline_ranges(sil.mask, timg, r0, c0, intrinsics, radius, (sil.crop.r0, sil.crop.c0), pad=False)
     C_sym = symmetric_centre(ou, ov, ot, intrinsics, lo, z)
     c_sym = float(C_sym @ z) if C_sym is not None else -math.inf
-    c = float(np.median(t))
+    c = t_median
     for _ in range(3):  # the widths are measured at the centre range, which depends on them
         lo, hi = bounds(c)
         c = min(max(c_sym, lo), hi)

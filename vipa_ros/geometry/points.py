@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .crop import Crop, disc
 from .intrinsics import CameraIntrinsics
 
 @dataclass
@@ -47,16 +48,9 @@ def erode_mask(mask: np.ndarray, erode_px: int) -> np.ndarray:
     """Mask eroded by ``erode_px`` pixels with a disc (isotropic, so diagonals are not eroded more)."""
     if erode_px <= 0:
         return mask.copy()
-    k = 2 * int(erode_px) + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     # BORDER_CONSTANT 1: the image edge is not an object boundary, so do not eat into objects cut by it
-    return cv2.erode(mask.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
-
-
-def _fences(values: np.ndarray, k: float) -> tuple[float, float]:
-    """Tukey's fences [Q1 - k IQR, Q3 + k IQR]."""
-    q1, q3 = np.percentile(values, [25.0, 75.0])
-    return float(q1 - k * (q3 - q1)), float(q3 + k * (q3 - q1))
+    return cv2.erode(mask.astype(np.uint8), disc(int(erode_px)), borderType=cv2.BORDER_CONSTANT,
+                     borderValue=1).astype(bool)
 
 
 def reject_outliers(points: np.ndarray, k: float = 3.0, floor_m: float = 0.01) -> tuple[np.ndarray, dict[str, int]]:
@@ -73,15 +67,17 @@ def reject_outliers(points: np.ndarray, k: float = 3.0, floor_m: float = 0.01) -
     keep = np.ones(n, dtype=bool)
     if n < 5:
         return keep, {"depth": 0, "distance": 0}
-    lo, hi = _fences(points[:, 2], k)
-    q1, q3 = np.percentile(points[:, 2], [25.0, 75.0])
-    keep &= (points[:, 2] >= min(lo, q1 - floor_m)) & (points[:, 2] <= max(hi, q3 + floor_m))
+    z = points[:, 2]
+    q1, q3 = np.percentile(z, [25.0, 75.0])
+    lo, hi = q1 - k * (q3 - q1), q3 + k * (q3 - q1)  # Tukey's fences
+    keep &= (z >= min(lo, q1 - floor_m)) & (z <= max(hi, q3 + floor_m))
     n_depth = int(n - keep.sum())
     if keep.sum() >= 5:
-        p = points[keep]
-        dist = np.linalg.norm(p - np.median(p, axis=0), axis=1)
-        _, hi = _fences(dist, k)
-        far = dist > max(hi, float(np.percentile(dist, 75.0)) + floor_m)
+        p = points[keep] if n_depth else points
+        d = p - np.median(p, axis=0)
+        dist = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2])  # np.linalg.norm, faster
+        q1, q3 = np.percentile(dist, [25.0, 75.0])
+        far = dist > max(q3 + k * (q3 - q1), q3 + floor_m)
         keep[np.flatnonzero(keep)[far]] = False
     return keep, {"depth": n_depth, "distance": int(n - keep.sum()) - n_depth}
 
@@ -96,12 +92,25 @@ def select_target_points(mask: np.ndarray, depth_m: np.ndarray, intrinsics: Came
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != depth_m.shape:
         raise ValueError(f"mask shape {mask.shape} != depth shape {depth_m.shape}")
-    n_mask = int(mask.sum())
+    crop = Crop.around(mask, int(mask_erode_px) + 1)  # the erosion reaches mask_erode_px beyond the mask
+    return target_points_in_crop(crop.of(mask), crop.of(depth_m), intrinsics, crop, mask_erode_px,
+                                 min_valid_points, outlier_k, outlier_floor_m)
+
+
+def target_points_in_crop(mask: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrinsics, crop: Crop,
+                          mask_erode_px: int = 2, min_valid_points: int = 30, outlier_k: float = 3.0,
+                          outlier_floor_m: float = 0.01) -> TargetPoints:
+    """:func:`select_target_points` on the ``crop`` of the image that ``mask`` and ``depth_m`` are.
+
+    The crop must hold the whole mask and reach ``mask_erode_px`` pixels beyond it (or the image border), so
+    the erosion sees what it would see on the whole image; pixels are returned in image coordinates.
+    """
+    n_mask = int(np.count_nonzero(mask))
     empty = np.zeros((0, 3)), np.zeros((0, 2), dtype=int)
     if n_mask == 0:
         return TargetPoints(*empty, reason="empty mask")
     finite = np.isfinite(depth_m)
-    n_full = int((mask & finite).sum())
+    n_full = int(np.count_nonzero(mask & finite))
     if n_full == 0:
         return TargetPoints(*empty, mask_pixels=n_mask,
                             reason=f"no valid depth in the mask ({n_mask} px; all depth invalid or outside "
@@ -109,16 +118,20 @@ def select_target_points(mask: np.ndarray, depth_m: np.ndarray, intrinsics: Came
     need = max(int(min_valid_points), 1)
     sample = erode_mask(mask, mask_erode_px)
     eroded = mask_erode_px > 0
-    if eroded and int((sample & finite).sum()) < min(need, n_full):
+    if eroded and int(np.count_nonzero(sample & finite)) < min(need, n_full):
         # erosion emptied the mask (or left fewer valid depths than required): thin/small object, use it all
         sample, eroded = mask, False
     sel = sample & finite
     rows, cols = np.nonzero(sel)
-    pts = intrinsics.backproject(cols, rows, depth_m[rows, cols])
+    rows, cols = rows + crop.r0, cols + crop.c0  # image coordinates (row-major order is kept)
+    pts = intrinsics.backproject(cols, rows, depth_m[sel])
     keep, rejected = reject_outliers(pts, outlier_k, outlier_floor_m)
     pix = np.stack([rows, cols], axis=1)
-    tp = TargetPoints(pts[keep], pix[keep], n_mask, int(sel.sum()), eroded, rejected=rejected,
-                      rejected_pixels=pix[~keep])
+    if keep.all():  # nothing rejected (common): spare the copies
+        tp = TargetPoints(pts, pix, n_mask, int(rows.size), eroded, rejected=rejected, rejected_pixels=pix[:0])
+    else:
+        tp = TargetPoints(pts[keep], pix[keep], n_mask, int(rows.size), eroded, rejected=rejected,
+                          rejected_pixels=pix[~keep])
     if tp.count < need:
         tp.reason = (f"only {tp.count} valid depth points on the object (min_valid_points={need}; "
                      f"{n_mask} mask px, {n_full} with depth)")

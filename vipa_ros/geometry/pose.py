@@ -22,10 +22,12 @@ from typing import Any, Mapping
 import cv2
 import numpy as np
 
-from .centre import estimate_centre, outline_widths, unit
+from .centre import Silhouette, centre_in_crop, context_margin, outline_widths, unit
+from .crop import Crop, square
 from .depth import decode_depth
 from .intrinsics import CameraIntrinsics
-from .points import TargetPoints, select_target_points
+from .points import TargetPoints, target_points_in_crop
+from .products import gram
 from .transforms import make_transform, quaternion_from_matrix, transform_points
 
 ORIENTATIONS = ("pca", "camera")
@@ -154,6 +156,9 @@ def _silhouette(mask: np.ndarray, inlier_pixels: np.ndarray, rejected_pixels: np
     filters, as well as 1-px spurs. Pixels without depth are kept, as nothing contradicts them. Of the
     connected components, only those holding >= 25 % as many depth inliers as the best one are kept (a
     second blob -- another instance -- must not move the centre).
+
+    Works on a crop of the image as well (pixels in crop coordinates), if the crop reaches ``erode_px + 1``
+    pixels beyond the mask (or the image border): the same holes are filled, the same components kept.
     """
     m = mask.astype(np.uint8)
     if len(rejected_pixels):
@@ -165,7 +170,7 @@ def _silhouette(mask: np.ndarray, inlier_pixels: np.ndarray, rejected_pixels: np
         small[0] = False  # label 0 = the object itself
         m[small[lab]] = 1
     k = max(3, erode_px + 1)
-    opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+    opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, square(k))
     if opened[inlier_pixels[:, 0], inlier_pixels[:, 1]].any():
         m = opened
     n, labels = cv2.connectedComponents(m, connectivity=8)
@@ -183,12 +188,21 @@ def _plane_basis(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, np.cross(z, x)
 
 
-def _axes(pts: np.ndarray, z: np.ndarray, orientation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """(major, minor, x, source): PCA axes of the points projected on the plane perpendicular to z, and the
-    x axis to use -- the major axis, or the camera-aligned one for ``camera`` and too-round footprints."""
+def _covariance(pts: np.ndarray) -> np.ndarray | None:
+    """3x3 covariance of the points (None for fewer than 3), once for both uses in :func:`_axes`."""
+    if len(pts) <= 2:
+        return None
+    d = pts - pts.mean(axis=0)
+    return gram(d) / (len(pts) - 1)
+
+
+def _axes(cov: np.ndarray | None, z: np.ndarray, orientation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """(major, minor, x, source): PCA axes of the points (covariance ``cov``) projected on the plane
+    perpendicular to z, and the x axis to use -- the major axis, or the camera-aligned one for ``camera`` and
+    too-round footprints."""
     bx, by = _plane_basis(z)
-    q = (pts - pts.mean(axis=0)) @ np.stack([bx, by], axis=1)
-    evals, evecs = np.linalg.eigh(np.cov(q.T) if len(q) > 2 else np.eye(2))
+    B = np.stack([bx, by], axis=1)
+    evals, evecs = np.linalg.eigh(B.T @ cov @ B if cov is not None else np.eye(2))  # covariance of the projections
     major = unit(evecs[0, 1] * bx + evecs[1, 1] * by)  # eigh sorts ascending: the last is the largest
     minor = np.cross(z, major)
     if orientation == "camera":
@@ -206,10 +220,6 @@ def _image_direction_sign(axis: np.ndarray, at: np.ndarray) -> float:
     return 1.0 if axis[1] * at[2] - at[1] * axis[2] >= 0 else -1.0
 
 
-def _touches_border(m: np.ndarray) -> bool:
-    return bool(m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any())
-
-
 def fit_grasp_pose(target: TargetPoints, mask: np.ndarray, intrinsics: CameraIntrinsics, orientation: str = "pca",
                    depth_m: np.ndarray | None = None, erode_px: int = 2) -> GraspPose:
     """Grasp pose from already-filtered target points (:func:`select_target_points`) and the object mask.
@@ -217,27 +227,37 @@ def fit_grasp_pose(target: TargetPoints, mask: np.ndarray, intrinsics: CameraInt
     ``depth_m`` (metres, NaN invalid) is only used for the support-plane cue around the mask; without it
     top-down views fall back to the footprint prior.
     """
+    mask = np.asarray(mask, dtype=bool)
+    crop = Crop.around(mask, context_margin(erode_px))
+    return _fit_in_crop(target, crop, crop.of(mask), intrinsics, orientation,
+                        None if depth_m is None else crop.of(depth_m), erode_px)
+
+
+def _fit_in_crop(target: TargetPoints, crop: Crop, mask: np.ndarray, intrinsics: CameraIntrinsics, orientation: str,
+                 depth_m: np.ndarray | None, erode_px: int) -> GraspPose:
+    """:func:`fit_grasp_pose` with the mask and the depth on ``crop`` (reaching context_margin beyond the mask)."""
     pts, pix = target.points, target.pixels
-    sil = _silhouette(mask, pix, target.rejected_pixels, erode_px)
-    srows, scols = np.nonzero(sil)
-    z0 = unit(intrinsics.rays(np.array(scols.mean()), np.array(srows.mean())))
-    major, minor, _, _ = _axes(pts, z0, "pca")
-    centre = estimate_centre(pts, pix, sil, intrinsics, depth_m, erode_px, major, minor)
+    sil = Silhouette.from_mask(_silhouette(mask, pix - crop.origin, target.rejected_pixels - crop.origin, erode_px),
+                               crop)
+    z0 = unit(intrinsics.rays(sil.centroid[0], sil.centroid[1]))
+    cov = _covariance(pts)
+    major, minor, _, _ = _axes(cov, z0, "pca")
+    centre = centre_in_crop(pts, pix, sil, intrinsics, depth_m, erode_px, major, minor)
 
     # final frame: z along the ray to the centre, x from PCA (or the camera), widths along the final axes
     position = centre.position
     z = unit(position)
-    _, _, x, source = _axes(pts, z, orientation)
+    _, _, x, source = _axes(cov, z, orientation)
     x = x * _image_direction_sign(x, position)
     y = np.cross(z, x)  # right-handed by construction
     R = np.stack([x, y, z], axis=1)
     c = float(np.linalg.norm(position))
-    ex, ey = outline_widths(intrinsics.rays(scols, srows), z, c, [x, y], c / math.sqrt(intrinsics.fx * intrinsics.fy))
+    ex, ey = outline_widths(sil.hull_rays(intrinsics), z, c, [x, y], c / math.sqrt(intrinsics.fx * intrinsics.fy))
     return GraspPose(
         position=position, quaternion=quaternion_from_matrix(R), rotation=R,
         extent=_vec(ex, ey, 2.0 * max(c - centre.t_front, 0.0)), grasp_width=ey, valid_points=target.count,
         has_pose=True, visible_centroid=pts.mean(axis=0), centre_source=centre.source,
-        orientation_source=source, truncated=_touches_border(sil))
+        orientation_source=source, truncated=crop.touches_border(sil.mask))
 
 
 def estimate_grasp(mask: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrinsics,
@@ -261,16 +281,18 @@ def estimate_grasp(mask: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrin
     if depth.shape != mask.shape:
         return GraspPose.invalid(f"depth shape {depth.shape} != mask shape {mask.shape} (depth must be "
                                  "registered to the colour image)")
-    mask = mask.astype(bool)
-    if not mask.any():
+    # everything below only looks at the object and a margin around it: decode and process just that crop
+    crop = Crop.around(mask, context_margin(params.mask_erode_px))
+    if crop.r0 == crop.r1:
         return GraspPose.invalid("empty mask")
+    mask = crop.of(mask).astype(bool)
     try:
-        depth_m = decode_depth(depth, encoding, params.depth_scale, params.min_depth, params.max_depth)
-        intr = intrinsics.for_image(*mask.shape)
+        depth_m = decode_depth(crop.of(depth), encoding, params.depth_scale, params.min_depth, params.max_depth)
+        intr = intrinsics.for_image(*crop.image_shape)
     except ValueError as exc:
         return GraspPose.invalid(str(exc))
-    target = select_target_points(mask, depth_m, intr, params.mask_erode_px, params.min_valid_points,
-                                  params.outlier_k, params.outlier_floor_m)
+    target = target_points_in_crop(mask, depth_m, intr, crop, params.mask_erode_px, params.min_valid_points,
+                                   params.outlier_k, params.outlier_floor_m)
     if not target.ok:
-        return GraspPose.invalid(target.reason, target.count, _touches_border(mask))
-    return fit_grasp_pose(target, mask, intr, params.orientation, depth_m, params.mask_erode_px)
+        return GraspPose.invalid(target.reason, target.count, crop.touches_border(mask))
+    return _fit_in_crop(target, crop, mask, intr, params.orientation, depth_m, params.mask_erode_px)

@@ -7,6 +7,8 @@ attention compares like with like. The result is merged top-down with the stride
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -52,6 +54,7 @@ class VipaDecoder(nn.Module):
         self.lateral4 = nn.Sequential(nn.Conv2d(vis_channels[0], dim4, 1, bias=False), group_norm(dim4))
         self.fuse4 = conv_norm_act(dim8 + dim4, dim4)
         self.head = nn.Sequential(conv_norm_act(dim4, dim4), nn.Conv2d(dim4, 1, 1))
+        nn.init.constant_(self.head[-1].bias, -math.log((1.0 - cfg.prior_prob) / cfg.prior_prob))
 
     def forward(self, feats: list[torch.Tensor], expression: torch.Tensor, text_mask: torch.Tensor,
                 out_size: tuple[int, int]) -> torch.Tensor:

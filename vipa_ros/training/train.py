@@ -45,6 +45,7 @@ class TrainOptions:
     save_every: int = 50  # optimizer steps between last.safetensors checkpoints (CPU training is slow)
     val_limit: int = 0  # evaluate on at most this many validation samples (0 = all)
     max_steps: int = 0  # stop after this many optimizer steps (0 = epochs decide)
+    warmup_steps: int = 0  # linear learning-rate warm-up protecting the pretrained encoders from the new layers
     resume: bool = False
     init: str = ""  # start from these weights (safetensors) instead of the config's pretrained encoders
     amp: str = "auto"  # auto | fp16 | bf16 | off
@@ -129,7 +130,8 @@ def train(opts: TrainOptions) -> dict:
     total_steps = opts.max_steps or steps_per_epoch * opts.epochs
     optimizer = torch.optim.AdamW(_param_groups(model, opts), weight_decay=opts.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: max(1.0 - step / max(total_steps, 1), 0.0) ** 0.9)
+        optimizer, lambda step: min(1.0, (step + 1) / (opts.warmup_steps + 1))
+        * max(1.0 - step / max(total_steps, 1), 0.0) ** 0.9)
     amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(
         opts.amp, torch.float16 if opts.amp == "auto" and device.type == "cuda" else None)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
@@ -223,7 +225,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="RefCOCO-format dataset dirs, optionally DIR:split_by (e.g. refcoco:unc)")
     parser.add_argument("--out", required=True, help="output directory for checkpoints and history")
     for name in ("epochs", "batch_size", "workers", "val_every", "save_every", "val_limit", "max_steps", "seed",
-                 "input_size"):
+                 "input_size", "warmup_steps"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     for name in ("lr", "lr_encoders", "weight_decay", "grad_clip"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))

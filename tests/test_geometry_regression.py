@@ -47,14 +47,16 @@ BIG_BOX = Box(centre=np.array([0.0, 0.0, 0.052]), size=(0.312, 0.156, 0.104))  #
 
 
 def scene(name):
-    """(mask, raw depth, params) of a named regression scene."""
-    params = GraspParams()
+    """(mask, raw depth, params) of a named regression scene (full resolution: no coarse grid for large masks,
+    which is a deliberate approximation tested in test_geometry_pose.py)."""
+    params = GraspParams(max_mask_px=0)
     if name == "brick_clean":
         depth, ids = _render([BRICK], 45, yaw_deg=30)
         return ids == 0, depth, params
     if name == "brick_camera_no_erosion":
         depth, ids = _render([BRICK], 35, yaw_deg=60)
-        return ids == 0, encode_depth_16uc1(_noisy(depth, 1)), GraspParams(orientation="camera", mask_erode_px=0)
+        params = GraspParams(orientation="camera", mask_erode_px=0, max_mask_px=0)
+        return ids == 0, encode_depth_16uc1(_noisy(depth, 1)), params
     if name == "can_noisy_spikes":
         depth, ids = _render([CAN], 55)
         return ids == 0, encode_depth_16uc1(_noisy(depth, 2, spikes=0.03)), params

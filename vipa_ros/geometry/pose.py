@@ -50,6 +50,10 @@ class GraspParams:
     depth_scale: float | str | None = "auto"  # metres per unit; "auto"/0/None: 16UC1 -> 0.001, 32FC1 -> 1.0
     outlier_k: float = 3.0            # Tukey-fence multiplier (IQRs) of the depth / 3D-distance outlier filters
     outlier_floor_m: float = 0.01     # least margin (metres) the outlier filters keep beyond the quartiles
+    # Masks larger than this are sampled on every s-th pixel (s = ceil(sqrt(area / max_mask_px))) so the time
+    # per object stays bounded (a table-sized mask would take ~0.5 s); 0 = never. Objects this large span
+    # hundreds of pixels, so the coarser grid moves their pose by far less than their size.
+    max_mask_px: int = 20000
 
     def __post_init__(self) -> None:
         self.orientation = str(self.orientation).strip().lower()
@@ -57,8 +61,9 @@ class GraspParams:
             raise ValueError(f"orientation must be one of {ORIENTATIONS}, got {self.orientation!r}")
         if not 0.0 <= self.min_depth < self.max_depth:
             raise ValueError(f"need 0 <= min_depth < max_depth, got {self.min_depth}, {self.max_depth}")
-        if int(self.mask_erode_px) < 0 or int(self.min_valid_points) < 1:
-            raise ValueError("mask_erode_px must be >= 0 and min_valid_points >= 1")
+        if int(self.mask_erode_px) < 0 or int(self.min_valid_points) < 1 or int(self.max_mask_px) < 0:
+            raise ValueError("mask_erode_px and max_mask_px must be >= 0 and min_valid_points >= 1")
+        self.max_mask_px = int(self.max_mask_px)
         self.mask_erode_px = int(self.mask_erode_px)
         self.min_valid_points = int(self.min_valid_points)
 
@@ -281,8 +286,21 @@ def estimate_grasp(mask: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrin
     if depth.shape != mask.shape:
         return GraspPose.invalid(f"depth shape {depth.shape} != mask shape {mask.shape} (depth must be "
                                  "registered to the colour image)")
+    erode_px = params.mask_erode_px
+    area = int(np.count_nonzero(mask))
+    if params.max_mask_px and area > params.max_mask_px:
+        step = math.ceil(math.sqrt(area / params.max_mask_px))
+        try:
+            full = intrinsics.for_image(*mask.shape)
+        except ValueError as exc:
+            return GraspPose.invalid(str(exc))
+        # pixel i of the sampled grid is pixel i * step of the image: same pinhole with f, c divided by step
+        mask, depth = mask[::step, ::step], depth[::step, ::step]
+        intrinsics = CameraIntrinsics(full.fx / step, full.fy / step, full.cx / step, full.cy / step,
+                                      mask.shape[1], mask.shape[0])
+        erode_px = max(1, math.ceil(erode_px / step))  # mixed-depth boundary pixels are fewer on the coarser grid
     # everything below only looks at the object and a margin around it: decode and process just that crop
-    crop = Crop.around(mask, context_margin(params.mask_erode_px))
+    crop = Crop.around(mask, context_margin(erode_px))
     if crop.r0 == crop.r1:
         return GraspPose.invalid("empty mask")
     mask = crop.of(mask).astype(bool)
@@ -291,8 +309,8 @@ def estimate_grasp(mask: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrin
         intr = intrinsics.for_image(*crop.image_shape)
     except ValueError as exc:
         return GraspPose.invalid(str(exc))
-    target = target_points_in_crop(mask, depth_m, intr, crop, params.mask_erode_px, params.min_valid_points,
+    target = target_points_in_crop(mask, depth_m, intr, crop, erode_px, params.min_valid_points,
                                    params.outlier_k, params.outlier_floor_m)
     if not target.ok:
         return GraspPose.invalid(target.reason, target.count, crop.touches_border(mask))
-    return _fit_in_crop(target, crop, mask, intr, params.orientation, depth_m, params.mask_erode_px)
+    return _fit_in_crop(target, crop, mask, intr, params.orientation, depth_m, erode_px)

@@ -40,7 +40,8 @@ from vipa_ros.srv import Segment, SetCommand
 
 # Parameters that need the model reloaded: changing them at runtime requires cleanup + configure.
 MODEL_PARAMETERS = ("model", "weights", "backend", "device", "precision", "onnx_providers", "engine_cache_dir")
-GRASP_PARAMETERS = ("min_depth", "max_depth", "mask_erode_px", "min_valid_points", "orientation", "depth_scale")
+GRASP_PARAMETERS = ("min_depth", "max_depth", "mask_erode_px", "min_valid_points", "orientation", "depth_scale",
+                    "max_mask_px")
 # Parameters read once when the node configures its interfaces.
 INTERFACE_PARAMETERS = ("image_qos", "image_qos_depth", "depth_qos", "depth_qos_depth", "camera_info_qos",
                         "camera_info_qos_depth", "image_transport", "target_frame", "diagnostics_period_s")
@@ -53,6 +54,7 @@ DEFAULTS: dict[str, object] = {
     "min_instance_area_px": 100, "keep_target": True, "max_rate_hz": 10.0, "max_image_age_ms": 500.0,
     "depth_slop_s": 0.05,
     "depth_scale": 0.0, "min_depth": 0.1, "max_depth": 5.0, "mask_erode_px": 3, "min_valid_points": 30,
+    "max_mask_px": 20000,
     "orientation": "pca",
     "target_frame": "",
     "image_qos": "sensor_data", "image_qos_depth": 1, "depth_qos": "sensor_data", "depth_qos_depth": 1,

@@ -84,6 +84,8 @@ def tiny_weights(tmp_path_factory):
     from vipa_ros.model import build_model, load_config, save_checkpoint
 
     cfg = load_config("vipa_tiny")
+    # p = 0.5 at init (not the training prior of 0.01): random masks then hold instances for the nodes to publish
+    cfg.decoder.prior_prob = 0.5
     path = tmp_path_factory.mktemp("weights") / "vipa_tiny_random.safetensors"
     save_checkpoint(path, build_model(cfg, pretrained=False), cfg, {"note": "random init, for node tests"})
     return path

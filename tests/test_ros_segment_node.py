@@ -297,6 +297,39 @@ def test_missing_or_corrupt_weights_leave_the_node_unconfigured(tmp_path, tiny_w
             proc.stop()
 
 
+def test_missing_camera_info_gives_masks_without_poses_until_it_arrives(tmp_path, tiny_weights, ros_context):
+    """A fresh node that never got CameraInfo: masks are served, poses are not, diagnostics say why."""
+    proc = start(tmp_path, tiny_weights, "/vipa_noinfo", default_command="pick the blue cup")
+    client = Client(ros_context, "/vipa_noinfo")
+    try:
+        assert spin_until(client.executor, lambda: client.get_state.service_is_ready(), 60.0), proc.log()
+        assert spin_until(client.executor, lambda: client.state() == "active", 60.0), proc.log()
+        seg = None
+        for _ in range(20):
+            header = client.publish_frame(info=False)
+            seg = client.wait_for("seg", lambda m: m.header.stamp == header.stamp, timeout=2.0)
+            if seg is not None:
+                break
+        assert seg is not None, proc.log()
+        assert seg.instances and not any(inst.has_pose for inst in seg.instances)
+        assert "CameraInfo" in proc.log()
+        values = client.diag_values(lambda s: any(kv.key == "camera_info" and kv.value == "missing"
+                                                  for kv in s.values))
+        assert values["camera_info"] == "missing"
+        for _ in range(20):  # CameraInfo arrives (same stamp as the frame): poses follow
+            header = client.publish_frame(info=True)
+            seg = client.wait_for("seg", lambda m: m.header.stamp == header.stamp and bool(m.instances)
+                                  and m.instances[0].has_pose,
+                                  timeout=2.0)
+            if seg is not None:
+                break
+        assert seg is not None and seg.instances[0].has_pose, proc.log()
+        assert proc.proc.poll() is None
+    finally:
+        client.close()
+        proc.stop()
+
+
 def test_compressed_transport_survives_corrupt_jpeg(tmp_path, tiny_weights, ros_context):
     import cv2
 

@@ -1,9 +1,17 @@
 """`vipa bench-node`: end-to-end latency of segment_node over DDS against the model time alone.
 
-Starts segment_node as its own process, publishes 640x480 RGB-D frames at a fixed rate (default 30 Hz, like a
-camera), and for every Segmentation received measures publish -> receive latency. The node reports its model time
-in Segmentation.inference_ms, so node overhead = end-to-end - model (conversion, queueing, post-processing, 3D,
-message building, DDS). Prints a Markdown table (median / p90) with the hardware named.
+Starts segment_node as its own process and publishes a 640x480 RGB-D frame of the simulated tabletop (the demo's
+scene, real MuJoCo depth and intrinsics) in two phases:
+
+- paced: the next frame is published only once the previous Segmentation arrived, so no frame waits for the
+  worker. end-to-end - model is the node's own overhead (conversion, pre/post-processing, 3D, message building,
+  DDS both ways): the figure the < 10 ms target is about.
+- camera: frames at a fixed rate (default 30 Hz) like a camera driver. The worker takes the newest frame when it
+  is free, so end-to-end also holds the wait for the frame in progress (up to one model time); the rest of the
+  frames are dropped as stale, by design.
+
+The node reports its model time in Segmentation.inference_ms and its per-stage medians in /diagnostics; both are
+printed with the peak memory (RSS) of the node process, as a Markdown table with the hardware named.
 """
 from __future__ import annotations
 
@@ -16,26 +24,36 @@ import time
 
 import numpy as np
 
+SCENE = (2024, 207)  # the demo's scene (config/segment.yaml): a blue mug among other tabletop objects
+COMMAND = "pick the blue mug"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default="", help="checkpoint (default: shipped weights)")
     parser.add_argument("--model", default="vipa_s")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--rate", type=float, default=30.0, help="camera frame rate (Hz)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="measurement time after warm-up")
-    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=30.0, help="camera phase frame rate (Hz)")
+    parser.add_argument("--frames", type=int, default=60, help="paced phase: frames measured")
+    parser.add_argument("--seconds", type=float, default=30.0, help="camera phase: measurement time")
+    parser.add_argument("--warmup", type=int, default=10, help="frames before measuring")
     parser.add_argument("--out", default="", help="also write the Markdown table here")
 
 
 def _frame():
-    """A real photo (scikit-image's coffee cup) at 640x480 with a plausible depth image."""
-    import cv2
-    from skimage import data as skdata
+    """RGB, 16UC1 depth and K of the demo's simulated tabletop scene."""
+    from vipa_ros.data.tabletop.live import render_live_scene
 
-    rgb = cv2.resize(skdata.coffee(), (640, 480))
-    depth = np.full((480, 640), 650, np.uint16)
-    return rgb, depth
+    scene = render_live_scene(*SCENE)
+    return scene.rgb, scene.depth_image("16UC1"), scene.K
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024.0
+    except (OSError, StopIteration):
+        return float("nan")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(150, 200)))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    rgb, depth, K = _frame()  # before rclpy: MuJoCo's GL context first
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import String
@@ -58,29 +78,68 @@ def run(args: argparse.Namespace) -> int:
     log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)
     cmd = [sys.executable, str(executable_path("segment_node")), "--ros-args", "-r", "__ns:=/vipa_bench",
            "-p", f"model:={args.model}", "-p", f"backend:={args.backend}", "-p", f"device:={args.device}",
-           "-p", "max_rate_hz:=0.0", "-p", "publish_debug_image:=false", "-p", "score_threshold:=0.0"]
+           "-p", "max_rate_hz:=0.0", "-p", "publish_debug_image:=false", "-p", "score_threshold:=0.0",
+           "-p", f"default_command:={COMMAND}"]
     if args.weights:
         cmd += ["-p", f"weights:={args.weights}"]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     rclpy.init()
     node = rclpy.create_node("vipa_bench_client")
     sent: dict[tuple[int, int], float] = {}
-    results: list[tuple[float, float]] = []  # (end-to-end ms, model ms)
-    measuring = False
+    results: list[tuple[float, float]] = []  # (end-to-end ms, model ms) of the current phase
+    diagnostics: dict[str, str] = {}
 
     def on_segmentation(msg: Segmentation) -> None:
         t_sent = sent.pop((msg.header.stamp.sec, msg.header.stamp.nanosec), None)
-        if t_sent is not None and measuring:
+        if t_sent is not None:
             results.append(((time.perf_counter() - t_sent) * 1e3, msg.inference_ms))
+
+    def on_diagnostics(msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if "vipa_segment" in status.name:
+                diagnostics.update({kv.key: kv.value for kv in status.values})
 
     reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
     node.create_subscription(Segmentation, "/vipa_bench/vipa_segment/segmentation", on_segmentation, reliable)
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
     pub_image = node.create_publisher(Image, "/vipa_bench/image", qos_profile_sensor_data)
     pub_depth = node.create_publisher(Image, "/vipa_bench/depth", qos_profile_sensor_data)
     pub_info = node.create_publisher(CameraInfo, "/vipa_bench/camera_info", qos_profile_sensor_data)
     pub_cmd = node.create_publisher(String, "/vipa_bench/command", 10)
-    rgb, depth = _frame()
-    k = [525.0, 0.0, 320.0, 0.0, 525.0, 240.0, 0.0, 0.0, 1.0]
+    k = [float(x) for x in np.asarray(K).ravel()]
+
+    def publish_frame() -> None:
+        header = Image().header
+        header.stamp, header.frame_id = node.get_clock().now().to_msg(), "camera_color_optical_frame"
+        pub_info.publish(CameraInfo(header=header, width=rgb.shape[1], height=rgb.shape[0], k=k))
+        pub_depth.publish(numpy_to_image(depth, "16UC1", header))
+        image = numpy_to_image(rgb, "rgb8", header)
+        sent[(header.stamp.sec, header.stamp.nanosec)] = time.perf_counter()
+        pub_image.publish(image)
+
+    def spin_for(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=max(0.0, end - time.monotonic()))
+
+    def paced(n: int) -> int:
+        """n frames, each published once the previous one's Segmentation came back; returns frames lost (best-effort
+        camera QoS may drop a 1 MB frame on a loaded machine: such frames are resent, not waited for)."""
+        lost = 0
+        for _ in range(n):
+            while True:
+                before = len(results)
+                publish_frame()
+                deadline = time.monotonic() + 5.0
+                while len(results) == before and time.monotonic() < deadline:
+                    rclpy.spin_once(node, timeout_sec=0.05)
+                if len(results) > before:
+                    break
+                lost += 1
+            spin_for(0.02)  # let the node's other outputs drain before the next frame
+        return lost
+
+    phases: dict[str, tuple[list[tuple[float, float]], dict[str, str], float]] = {}
     try:
         deadline = time.monotonic() + 300
         while pub_image.get_subscription_count() == 0 and time.monotonic() < deadline:
@@ -88,51 +147,60 @@ def run(args: argparse.Namespace) -> int:
                 print(open(log.name).read())
                 return 1
             rclpy.spin_once(node, timeout_sec=0.1)
-        t_start = time.monotonic()
+        pub_cmd.publish(String(data=COMMAND))
+        spin_for(0.5)
+        paced(args.warmup)
+        results.clear()
+        t0 = time.monotonic()
+        lost = paced(args.frames)
+        spin_for(1.5)  # one diagnostics period: the node's stage medians cover the measured frames
+        phases["paced"] = (list(results), dict(diagnostics), len(results) / (time.monotonic() - t0))
         period = 1.0 / args.rate
-        next_t = time.monotonic()
-        frames = 0
-        while time.monotonic() - t_start < args.warmup + args.seconds:
-            measuring = time.monotonic() - t_start >= args.warmup
-            if frames % int(args.rate) == 0:
-                pub_cmd.publish(String(data="pick the cup"))
-            stamp = node.get_clock().now().to_msg()
-            header = Image().header
-            header.stamp, header.frame_id = stamp, "camera_color_optical_frame"
-            pub_info.publish(CameraInfo(header=header, width=640, height=480, k=k))
-            pub_depth.publish(numpy_to_image(depth, "16UC1", header))
-            image = numpy_to_image(rgb, "rgb8", header)
-            sent[(stamp.sec, stamp.nanosec)] = time.perf_counter()
-            pub_image.publish(image)
-            frames += 1
+        results.clear()
+        t0 = next_t = time.monotonic()
+        while time.monotonic() - t0 < args.seconds:
+            publish_frame()
             next_t += period
-            while time.monotonic() < next_t:
-                rclpy.spin_once(node, timeout_sec=max(0.0, next_t - time.monotonic()))
+            spin_for(max(0.0, next_t - time.monotonic()))
+        spin_for(1.5)
+        phases["camera"] = (list(results), dict(diagnostics), len(results) / args.seconds)
+        peak_mb = _peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
         node.destroy_node()
         rclpy.try_shutdown()
-    if not results:
+    if not phases.get("paced", ([],))[0]:
         print("no Segmentation received; node log:\n" + open(log.name).read())
         return 1
-    e2e = [r[0] for r in results]
-    model = [r[1] for r in results]
-    overhead = [a - b for a, b in results]
-    served = len(results) / args.seconds
-
-    def row(name: str, values: list[float]) -> str:
-        return f"| {name} | {statistics.median(values):.1f} | {float(np.percentile(values, 90)):.1f} |"
-
-    table = "\n".join([
-        f"vipa bench-node, {time.strftime('%Y-%m-%d')}, {hardware()}",
-        f"{args.model} ({args.backend}, {args.device}), 640x480 RGB-D at {args.rate:g} Hz for {args.seconds:g} s: "
-        f"{len(results)} frames segmented ({served:.1f} Hz; the rest were dropped as stale, by design)", "",
-        "| stage | median ms | p90 ms |", "|---|---|---|",
-        row("end-to-end (image published -> Segmentation received)", e2e),
-        row("model (Segmentation.inference_ms)", model),
-        row("node overhead (end-to-end - model)", overhead)])
+    table = _table(args, phases, peak_mb, hardware(), lost)
     print(table)
     if args.out:
         pathlib.Path(args.out).write_text(table + "\n")
     return 0
+
+
+def _table(args, phases, peak_mb: float, hw: str, lost: int) -> str:
+    def stats(values: list[float]) -> str:
+        if not values:
+            return "- | -"
+        return f"{statistics.median(values):.1f} | {float(np.percentile(values, 90)):.1f}"
+
+    lines = [f"vipa bench-node, {time.strftime('%Y-%m-%d')}, {hw}",
+             f"{args.model} ({args.backend}, {args.device}), 640x480 RGB-D tabletop frame (scene {SCENE[0]}/"
+             f"{SCENE[1]}), command '{COMMAND}'; node peak RSS {peak_mb:.0f} MB; paced frames lost by DDS and resent: "
+             f"{lost}", "",
+             "| phase | measure | median ms | p90 ms |", "|---|---|---|---|"]
+    for name, (results, diag, rate) in phases.items():
+        label = "paced (no queueing)" if name == "paced" else f"camera {args.rate:g} Hz ({rate:.1f} Hz served)"
+        e2e = [r[0] for r in results]
+        lines.append(f"| {label} | end-to-end (image published -> Segmentation received) | {stats(e2e)} |")
+        lines.append(f"| {label} | model (Segmentation.inference_ms) | {stats([r[1] for r in results])} |")
+        lines.append(f"| {label} | node overhead (end-to-end - model) | {stats([a - b for a, b in results])} |")
+        if name == "paced":
+            for stage in ("preprocess", "model", "postprocess", "3d", "publish"):
+                value = diag.get(f"latency_{stage}_ms")
+                if value is not None:
+                    lines.append(f"| {label} | node stage: {stage} (median of the last 50, diagnostics) | "
+                                 f"{float(value):.1f} | |")
+    return "\n".join(lines)

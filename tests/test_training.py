@@ -33,3 +33,23 @@ def test_two_step_training_then_resume_then_eval(tabletop_small, tmp_path):
     assert 0.0 <= overall["mIoU"] <= 1.0 and set(overall) >= {"oIoU", "P@0.5", "P@0.9"}
     assert report["input_resolution"]["overall"]["n"] == overall["n"]
     assert (tmp_path / "report_eval_test.png").stat().st_size > 10_000
+
+
+def test_freezing_vision_stages_keeps_early_layers_pretrained_and_still_trains_fusion():
+    import torch
+
+    from vipa_ros.model import build_model, load_config
+
+    model = build_model(load_config("vipa_s"), pretrained=False)
+    model.vision_encoder.freeze_stages(1)
+    body = model.vision_encoder.body
+    frozen = {name for name, module in body.items()
+              if not any(p.requires_grad for p in module.parameters()) and any(True for _ in module.parameters())}
+    assert frozen == {"conv_stem", "bn1", "blocks_0", "blocks_1"}  # everything up to the stride-4 tap
+    images = torch.randn(1, 3, 64, 64)
+    ids, attn = model.tokenize(["the red cup"])
+    out = model(images, ids, attn, gt_masks=torch.zeros(1, 64, 64))
+    out["losses"]["total"].backward()
+    assert body["blocks_0"][0].conv_dw.weight.grad is None
+    assert body["blocks_2"][0].conv_pw.weight.grad is not None
+    assert model.fusion.stages["0"].pwam.query[0].weight.grad is not None  # fusion after the frozen stage trains

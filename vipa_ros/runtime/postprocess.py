@@ -35,21 +35,21 @@ def extract_instances(probability: np.ndarray, params: InstanceParams) -> list[I
     """
     binary = (probability > params.mask_threshold).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    areas = stats[:, cv2.CC_STAT_AREA]
+    # every component's mean probability in one pass over the image (not one full-image mask per component)
+    scores = np.bincount(labels.ravel(), weights=probability.ravel(), minlength=count) / np.maximum(areas, 1)
     candidates = []
     for label in range(1, count):
-        area = int(stats[label, cv2.CC_STAT_AREA])
-        if area < params.min_instance_area_px:
-            continue
-        mask = labels == label
-        score = float(probability[mask].mean())
-        if score < params.score_threshold:
+        area = int(areas[label])
+        score = float(scores[label])
+        if area < params.min_instance_area_px or score < params.score_threshold:
             continue
         x, y, w, h = (int(stats[label, k]) for k in
                       (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
-        candidates.append((score, area, mask, (x, y, w, h)))
+        candidates.append((score, area, label, (x, y, w, h)))
     candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
-    return [InstanceMask(id=k + 1, score=s, mask=m, bbox=b, area=a)
-            for k, (s, a, m, b) in enumerate(candidates[: params.max_instances])]
+    return [InstanceMask(id=k + 1, score=s, mask=labels == label, bbox=b, area=a)
+            for k, (s, a, label, b) in enumerate(candidates[: params.max_instances])]
 
 
 def instance_id_image(instances: list[InstanceMask], shape: tuple[int, int]) -> np.ndarray:

@@ -46,6 +46,7 @@ class TrainOptions:
     val_limit: int = 0  # evaluate on at most this many validation samples (0 = all)
     max_steps: int = 0  # stop after this many optimizer steps (0 = epochs decide)
     warmup_steps: int = 0  # linear learning-rate warm-up protecting the pretrained encoders from the new layers
+    freeze_vision_stages: int = 0  # backbone stages kept as pretrained (1: stride 2-4 layers, ~30 % faster on CPU)
     resume: bool = False
     init: str = ""  # start from these weights (safetensors) instead of the config's pretrained encoders
     amp: str = "auto"  # auto | fp16 | bf16 | off
@@ -129,6 +130,9 @@ def train(opts: TrainOptions) -> dict:
         raise ValueError(f"{len(train_set)} training samples make no batch of {opts.batch_size}")
     total_steps = opts.max_steps or steps_per_epoch * opts.epochs
     optimizer = torch.optim.AdamW(_param_groups(model, opts), weight_decay=opts.weight_decay)
+    # after the optimizer: frozen layers stay in its groups (AdamW skips parameters without gradients), so a run
+    # can be resumed with a different number of frozen stages
+    model.vision_encoder.freeze_stages(opts.freeze_vision_stages)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / (opts.warmup_steps + 1))
         * max(1.0 - step / max(total_steps, 1), 0.0) ** 0.9)
@@ -225,7 +229,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="RefCOCO-format dataset dirs, optionally DIR:split_by (e.g. refcoco:unc)")
     parser.add_argument("--out", required=True, help="output directory for checkpoints and history")
     for name in ("epochs", "batch_size", "workers", "val_every", "save_every", "val_limit", "max_steps", "seed",
-                 "input_size", "warmup_steps"):
+                 "input_size", "warmup_steps", "freeze_vision_stages"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     for name in ("lr", "lr_encoders", "weight_decay", "grad_clip"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))

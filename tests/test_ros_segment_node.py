@@ -251,6 +251,19 @@ def test_commands_of_every_kind_are_handled(served, command, accepted):
     assert proc.proc.poll() is None
 
 
+def test_pronoun_commands_act_on_the_previous_target(served):
+    client, _ = served
+    client.call(client.set_command, SetCommand.Request(command="pick the blue cup"))
+    reply = client.call(client.set_command, SetCommand.Request(command="now put it on the tray"))
+    assert reply.success and reply.action == "place" and reply.expression == "the blue cup", reply
+    seg = client.serve_good_frame()
+    assert seg.action == "place" and seg.expression == "the blue cup"
+    client.call(client.set_command, SetCommand.Request(command="stop"))
+    reply = client.call(client.set_command, SetCommand.Request(command="give it to me"))
+    assert reply.expression == "the blue cup"  # "it" survives a stop
+    client.call(client.set_command, SetCommand.Request(command="pick the blue cup"))
+
+
 def test_one_shot_segment_service_returns_the_frame_it_used(served):
     client, _ = served
     future = client.segment.call_async(Segment.Request(command="find the red block", timeout_s=10.0))

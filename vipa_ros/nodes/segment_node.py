@@ -8,6 +8,7 @@ serving.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import statistics
 import threading
 import time
@@ -125,6 +126,7 @@ class SegmentNode(LifecycleNode):
         self._camera_info: CameraInfo | None = None
         self._lock = threading.Lock()
         self._command: ParsedCommand | None = None
+        self._last_command: ParsedCommand | None = None  # the cleared one: what "it" refers to
         self._command_done = False  # keep_target == False: segmented once already
         self._one_shots: collections.deque[OneShot] = collections.deque()
         self._inference_enabled = True
@@ -313,7 +315,8 @@ class SegmentNode(LifecycleNode):
         return response
 
     def _on_segment(self, request: Segment.Request, response: Segment.Response):
-        parsed = parse_command(request.command)
+        with self._lock:
+            parsed = self._resolve_pronoun(parse_command(request.command))
         if parsed.error or not parsed.expression:
             response.success = False
             response.message = parsed.error or f"nothing to segment in command '{request.command[:80]}'"
@@ -337,13 +340,25 @@ class SegmentNode(LifecycleNode):
             response.segmentation = job.result
         return response
 
+    def _resolve_pronoun(self, parsed: ParsedCommand) -> ParsedCommand:
+        """"put it down", "give it to me": the object is the one the previous command selected."""
+        if not parsed.uses_previous_target or parsed.expression:
+            return parsed
+        previous = self._command or self._last_command
+        if previous is None:
+            self._warn(f"'{parsed.raw[:80]}' refers to a previous object, but there was no previous command")
+            return parsed
+        return dataclasses.replace(parsed, expression=previous.expression)
+
     def _set_command(self, text: str) -> ParsedCommand:
         parsed = parse_command(text)
         with self._lock:
+            parsed = self._resolve_pronoun(parsed)
             if parsed.error:
                 self._warn(f"command rejected: {parsed.error}")
                 self._command = None
             elif parsed.is_stop or not parsed.expression:
+                self._last_command = self._command or self._last_command
                 self._command = None
                 self.get_logger().info("command cleared")
             else:

@@ -184,6 +184,7 @@ def test_autostarts_and_publishes_every_output_with_the_source_header(served):
         assert seg.instances[0].score >= seg.instances[-1].score
         if first.has_pose:
             assert first.pose.header.stamp == stamp and first.pose.pose.position.z > 0.5
+        assert not any(inst.has_pose for inst in seg.instances[1:])  # max_poses: 1 (the target only)
     assert client.wait_for("markers") is not None
     assert client.wait_for("debug", lambda m: m.header.stamp == stamp, timeout=10) is not None
     values = client.diag_values(lambda s: "latency_model_ms" in {kv.key for kv in s.values})

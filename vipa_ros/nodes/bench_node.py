@@ -136,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
                 if len(results) > before:
                     break
                 lost += 1
+                if lost > max(10, n):
+                    raise RuntimeError(f"segment_node answered none of the last {lost} frames")
             spin_for(0.02)  # let the node's other outputs drain before the next frame
         return lost
 
@@ -165,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
         spin_for(1.5)
         phases["camera"] = (list(results), dict(diagnostics), len(results) / args.seconds)
         peak_mb = _peak_rss_mb(proc.pid)
+    except RuntimeError as exc:
+        print(f"{exc}; node log:\n" + open(log.name).read())
+        return 1
     finally:
         proc.terminate()
         proc.wait(timeout=20)

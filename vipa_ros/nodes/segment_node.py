@@ -55,7 +55,7 @@ DEFAULTS: dict[str, object] = {
     "min_instance_area_px": 100, "keep_target": True, "max_rate_hz": 10.0, "max_image_age_ms": 500.0,
     "depth_slop_s": 0.05,
     "depth_scale": 0.0, "min_depth": 0.1, "max_depth": 5.0, "mask_erode_px": 3, "min_valid_points": 30,
-    "max_mask_px": 20000,
+    "max_mask_px": 20000, "max_poses": 1,
     "orientation": "pca",
     "target_frame": "",
     "image_qos": "sensor_data", "image_qos_depth": 1, "depth_qos": "sensor_data", "depth_qos_depth": 1,
@@ -478,7 +478,11 @@ class SegmentNode(LifecycleNode):
             return [GraspPose.invalid(f"bad CameraInfo: {exc}") for _ in instances], pose_header
         grasp = GraspParams.from_mapping(self._params(GRASP_PARAMETERS))
         encoding = depth_frame.msg.encoding.replace("mono16", "16UC1")
-        poses = [estimate_grasp(inst.mask, depth, intrinsics, grasp, encoding=encoding) for inst in instances]
+        limit = self._p("max_poses")
+        # the grasp pipeline needs the target's pose; each further one costs ~10 ms of CPU on the critical path
+        poses = [estimate_grasp(inst.mask, depth, intrinsics, grasp, encoding=encoding)
+                 if limit <= 0 or k < limit else GraspPose.invalid(f"not estimated (max_poses = {limit})")
+                 for k, inst in enumerate(instances)]
         failed = next((p.reason for p in poses[:1] if not p.has_pose), "")
         if failed:
             self._warn(f"no 3D pose for the target: {failed}")

@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench-node": ("vipa_ros.nodes.bench_node", "segment_node end-to-end latency over DDS vs model time"),
     "launch": ("vipa_ros.nodes.cli_launch", "start segment.launch.py's nodes without the ros2 command line"),
     "demo": ("vipa_ros.nodes.demo", "simulated tabletop + segment node over DDS: 'pick the blue cup' and more"),
+    "listen": ("vipa_ros.language.speech.cli_listen", "spoken commands from WAV files or the microphone, printed"),
+    "speech-eval": ("vipa_ros.language.speech.evaluate", "recognition rate of the speech backends on synthetic voices"),
 }
 
 

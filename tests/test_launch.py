@@ -15,6 +15,7 @@ from vipa_ros.nodes.cli_launch import executable_path, node_command, parse_launc
 from vipa_ros.nodes.launch_plan import ARGUMENTS, SIM_TOPICS, NodeSpec, plan
 
 PARAMS = "/share/vipa_ros/config/segment.yaml"
+SPEECH_PARAMS = "/share/vipa_ros/config/speech.yaml"
 REALSENSE = {"image": "/camera/camera/color/image_raw", "depth": "/camera/camera/aligned_depth_to_color/image_raw",
              "camera_info": "/camera/camera/color/camera_info"}
 
@@ -90,7 +91,7 @@ def test_model_overrides_and_command_go_to_the_segment_node_only():
         "model": "vipa_tiny", "weights": "/w/tiny.safetensors", "device": "cuda:1", "backend": "onnxruntime",
         "default_command": "pick the blue cup"}]
     assert nodes["sim_camera_node"].parameters == [PARAMS]
-    assert nodes["speech_node"].parameters == [PARAMS]
+    assert nodes["speech_node"].parameters == [SPEECH_PARAMS, PARAMS]
 
 
 def test_empty_overrides_are_not_passed():
@@ -113,8 +114,10 @@ def test_use_speech_adds_the_speech_node():
 
 def test_params_file_replaces_the_default_for_every_node():
     nodes = plan({"params_file": "/my/params.yaml", "use_sim": "true", "use_speech": "true", "device": "cpu"}, PARAMS)
-    assert all(n.parameters[0] == "/my/params.yaml" for n in nodes)
+    assert all(n.parameters[0] == "/my/params.yaml" for n in nodes if n.executable != "speech_node")
     assert all(PARAMS not in n.parameters for n in nodes)
+    # speech_node's own defaults come first, so the user's file overrides them
+    assert by_exe(nodes)["speech_node"].parameters == [SPEECH_PARAMS, "/my/params.yaml"]
 
 
 # -- node commands and `vipa launch` -----------------------------------------------------------------------------
@@ -131,7 +134,7 @@ def test_node_command_has_name_namespace_params_in_order_and_remappings():
     assert joined.endswith("-r image:=sim_camera/color/image_raw")
 
 
-@pytest.mark.parametrize("exe", ["segment_node", "sim_camera_node", "vipa"])
+@pytest.mark.parametrize("exe", ["segment_node", "sim_camera_node", "speech_node", "vipa"])
 def test_executables_exist(exe):
     path = executable_path(exe)
     assert path.is_file(), path
@@ -146,7 +149,7 @@ def test_node_executables_are_installed_where_ros2_run_finds_them():
     assert "DESTINATION lib/${PROJECT_NAME}" in block
     planned = {n.executable for n in plan({"use_sim": "true", "use_speech": "true"}, PARAMS)}
     present = sorted(exe for exe in planned if (REPO_ROOT / "bin" / exe).is_file())
-    assert {"segment_node", "sim_camera_node"} <= set(present)
+    assert {"segment_node", "sim_camera_node", "speech_node"} <= set(present)
     for exe in present:
         assert f"bin/{exe}" in block, f"bin/{exe} is not installed to lib/vipa_ros (CMakeLists.txt)"
 

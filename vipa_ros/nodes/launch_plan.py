@@ -6,6 +6,7 @@ here (no launch imports) means both start exactly the same thing.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 # Launch arguments with their defaults (ROS_INTERFACE.md): the camera topics are those of realsense2_camera.
@@ -44,7 +45,10 @@ def _true(value: str) -> bool:
 
 
 def plan(args: dict[str, str], default_params_file: str) -> list[NodeSpec]:
-    """The nodes to start for launch arguments `args` (missing ones take their defaults)."""
+    """The nodes to start for launch arguments `args` (missing ones take their defaults).
+
+    `default_params_file` is the package's config/segment.yaml; speech_node also gets config/speech.yaml next to
+    it, before params_file (whose /**/vipa_speech section, if any, wins)."""
     a = {name: args.get(name, default) for name, (default, _) in ARGUMENTS.items()}
     ns = a["namespace"].strip("/")
     params_file = a["params_file"] or default_params_file
@@ -61,5 +65,6 @@ def plan(args: dict[str, str], default_params_file: str) -> list[NodeSpec]:
     nodes.append(NodeSpec("segment_node", "vipa_segment", ns, [params_file, overrides] if overrides
                           else [params_file], remaps))
     if _true(a["use_speech"]):
-        nodes.append(NodeSpec("speech_node", "vipa_speech", ns, [params_file]))
+        speech_params = os.path.join(os.path.dirname(default_params_file), "speech.yaml")
+        nodes.append(NodeSpec("speech_node", "vipa_speech", ns, [speech_params, params_file]))
     return nodes

@@ -34,6 +34,7 @@ TARGET_EXACT = 0.95
 # What the grammar backend reaches today on these voices; a drop below is a regression.
 FLOOR_EXACT = 0.85
 FLOOR_OTHER_REJECTED = 0.7
+WHISPER_FLOOR_EXACT = 0.5  # measured 0.54 (espeak-ng voices ~0.4, flite 0.82)
 
 
 @pytest.fixture(scope="module")
@@ -175,5 +176,3 @@ def test_whisper_backend_rate(spoken, spoken_other):
     n = sum(s.n for s in scores)
     assert sum(s.exact for s in scores) / n >= WHISPER_FLOOR_EXACT
 
-
-WHISPER_FLOOR_EXACT = 0.5

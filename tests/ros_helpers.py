@@ -17,6 +17,18 @@ def spin_until(executor, condition: Callable[[], bool], timeout_s: float) -> boo
     return condition()
 
 
+def spin_until_alive(executor, procs, condition: Callable[[], bool], timeout_s: float) -> bool:
+    """:func:`spin_until`, failing at once (with the log) when one of the node processes ``procs``
+    (vipa_ros.nodes.demo.Processes) has died, instead of waiting out the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        failed = procs.failed()
+        assert failed is None, failed
+        if spin_until(executor, condition, 0.5):
+            return True
+    return condition()
+
+
 def make_segmentation(n_instances: int = 3):
     """A deterministic Segmentation with masks and poses (the same in every process)."""
     from geometry_msgs.msg import Vector3

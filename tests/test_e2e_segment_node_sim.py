@@ -21,7 +21,7 @@ import rclpy  # noqa: E402
 from lifecycle_msgs.srv import GetState  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
-from ros_helpers import spin_until  # noqa: E402
+from ros_helpers import spin_until_alive  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
@@ -76,13 +76,7 @@ class Pipeline:
         self.segment = n.create_client(Segment, f"{seg_ns}/segment")
 
     def spin_until(self, condition, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            failed = self.procs.failed()
-            assert failed is None, failed
-            if spin_until(self.executor, condition, 0.5):
-                return True
-        return condition()
+        return spin_until_alive(self.executor, self.procs, condition, timeout)
 
     def call(self, client, request, timeout: float = 60.0):
         assert self.spin_until(client.service_is_ready, timeout), f"{client.srv_name} not available"

@@ -30,7 +30,7 @@ import rclpy  # noqa: E402
 from lifecycle_msgs.srv import GetState  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy  # noqa: E402
-from ros_helpers import spin_until  # noqa: E402
+from ros_helpers import spin_until_alive  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from conftest import REPO_ROOT  # noqa: E402
@@ -79,13 +79,7 @@ class SpokenPipeline:
                        for name in ("vipa_segment", "vipa_speech")}
 
     def spin_until(self, condition, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            failed = self.procs.failed()
-            assert failed is None, failed
-            if spin_until(self.executor, condition, 0.5):
-                return True
-        return condition()
+        return spin_until_alive(self.executor, self.procs, condition, timeout)
 
     def wait_active(self, name: str, timeout: float) -> None:
         client = self.states[name]

@@ -28,7 +28,7 @@ import numpy as np
 
 import vipa_ros.geometry as geometry
 from vipa_ros.geometry import CameraIntrinsics, GraspParams, encode_depth_16uc1, estimate_grasp
-from vipa_ros.geometry.synthetic import Box, Cylinder, Plane, Sphere, look_at, render, rot_z
+from vipa_ros.geometry.synthetic import Box, Cylinder, Plane, Sphere, orbit_view, render, rot_z, sensor_noise
 
 K = CameraIntrinsics(600.0, 600.0, 319.5, 239.5, 640, 480)  # RealSense-like VGA, as in the tests
 
@@ -36,24 +36,10 @@ K = CameraIntrinsics(600.0, 600.0, 319.5, 239.5, 640, 480)  # RealSense-like VGA
 def render_scene(shape, elevation_deg: float, azimuth_deg: float = 90.0, distance: float = 0.6, yaw_deg: float = 0.0):
     """(object in the camera frame, float32 depth with NaN, mask) of ``shape`` standing on a table (z = 0)."""
     shape = type(shape)(**{**shape.__dict__, "rotation": rot_z(np.radians(yaw_deg)) @ shape.rotation})
-    c = np.asarray(shape.centre, float)
-    el, az = np.radians(elevation_deg), np.radians(azimuth_deg)
-    eye = c + distance * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
-    T = look_at(eye, c)
+    T = orbit_view(shape.centre, elevation_deg, azimuth_deg, distance)
     obj = shape.transformed(T)
     depth, ids = render(K, [obj, Plane().transformed(T)])
     return obj, depth, ids == 0
-
-
-def add_noise(depth: np.ndarray, seed: int, sigma: float = 0.0015, dropouts: float = 0.0,
-              spikes: float = 0.0) -> np.ndarray:
-    """Depth with sensor-like noise (sigma at 0.6 m, growing with z^2), dropouts (NaN) and spikes (0.2-2 m)."""
-    rng = np.random.default_rng(seed)
-    out = depth + rng.normal(0.0, sigma, depth.shape) * (depth / 0.6) ** 2
-    spike = rng.random(depth.shape) < spikes
-    out[spike] = rng.uniform(0.2, 2.0, spike.sum())
-    out[rng.random(depth.shape) < dropouts] = np.nan
-    return out.astype(np.float32)
 
 
 # --- timing --------------------------------------------------------------------------------------------------
@@ -81,7 +67,7 @@ def timing_scenes(sizes: list[int]) -> list[tuple[str, np.ndarray, np.ndarray]]:
         for name, base, noisy in [("box", box, False), ("box", box, True), ("can", can, True)]:
             obj, depth, mask = sized_scene(base, n)
             if noisy:
-                depth = add_noise(depth, seed=n, dropouts=0.01, spikes=0.005)
+                depth = sensor_noise(depth, seed=n, dropouts=0.01, spikes=0.005)
             label = f"{name:3s} {'noisy' if noisy else 'clean'}"
             scenes.append((label, mask, encode_depth_16uc1(depth)))
     return scenes
@@ -141,7 +127,7 @@ def run_sweep(save: str | None, compare: str | None) -> None:
                                                            (False, True)):
         obj, depth, mask = render_scene(shape, el, azimuth_deg=90 + yaw / 3, yaw_deg=yaw)
         if noisy:
-            depth = encode_depth_16uc1(add_noise(depth, seed=len(names), spikes=0.02))
+            depth = encode_depth_16uc1(sensor_noise(depth, seed=len(names), spikes=0.02))
         pose = estimate_grasp(mask, depth, K)
         names.append(f"{name} el{el} yaw{yaw} {'noisy' if noisy else 'clean'}")
         errors.append(np.linalg.norm(pose.position - obj.centre) if pose.has_pose else np.inf)

@@ -13,7 +13,7 @@ import pytest
 
 from vipa_ros.geometry import (CameraIntrinsics, GraspParams, GraspPose, encode_depth_16uc1, estimate_grasp,
                                make_transform, matrix_from_quaternion, transform_pose)
-from vipa_ros.geometry.synthetic import Box, Cylinder, Plane, Sphere, look_at, render, rot_x, rot_z
+from vipa_ros.geometry.synthetic import Box, Cylinder, Plane, Sphere, look_at, orbit_view, render, rot_x, rot_z
 
 K = CameraIntrinsics(600.0, 600.0, 319.5, 239.5, 640, 480)  # a RealSense-like VGA camera
 
@@ -54,10 +54,7 @@ def _scene(name, elevation_deg, azimuth_deg, distance, look_offset, yaw):
 
 
 def _render_scene(shape, elevation_deg, azimuth_deg, distance, look_offset):
-    c = np.asarray(shape.centre, float)
-    el, az = np.radians(elevation_deg), np.radians(azimuth_deg)
-    eye = c + distance * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
-    T = look_at(eye, c + np.asarray(look_offset, float))
+    T = orbit_view(shape.centre, elevation_deg, azimuth_deg, distance, look_offset)
     obj = shape.transformed(T)
     depth, ids = render(K, [obj, Plane().transformed(T)])
     return obj, depth, ids == 0

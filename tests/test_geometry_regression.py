@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from vipa_ros.geometry import CameraIntrinsics, GraspParams, encode_depth_16uc1, estimate_grasp
-from vipa_ros.geometry.synthetic import Box, Cylinder, Plane, Sphere, look_at, render, rot_z
+from vipa_ros.geometry.synthetic import Box, Cylinder, Plane, Sphere, orbit_view, render, rot_z, sensor_noise
 
 K = CameraIntrinsics(600.0, 600.0, 319.5, 239.5, 640, 480)
 
@@ -23,20 +23,8 @@ def _render(shapes, elevation_deg, azimuth_deg=90.0, distance=0.6, look_offset=(
     turned by ``yaw_deg``) seen from ``distance`` at the given elevation / azimuth, aimed at the target."""
     target = shapes[0]
     target = type(target)(**{**target.__dict__, "rotation": rot_z(np.radians(yaw_deg)) @ target.rotation})
-    c = np.asarray(target.centre, float)
-    el, az = np.radians(elevation_deg), np.radians(azimuth_deg)
-    eye = c + distance * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
-    T = look_at(eye, c + np.asarray(look_offset, float))
+    T = orbit_view(target.centre, elevation_deg, azimuth_deg, distance, look_offset)
     return render(K, [s.transformed(T) for s in [target, *shapes[1:]]] + [Plane().transformed(T)])
-
-
-def _noisy(depth, seed, sigma=0.0015, spikes=0.0, dropouts=0.0):
-    rng = np.random.default_rng(seed)
-    out = depth + rng.normal(0.0, sigma, depth.shape) * (depth / 0.6) ** 2
-    spike = rng.random(depth.shape) < spikes
-    out[spike] = rng.uniform(0.2, 2.0, spike.sum())
-    out[rng.random(depth.shape) < dropouts] = np.nan
-    return out.astype(np.float32)
 
 
 BRICK = Box(centre=np.array([0.0, 0.0, 0.02]), size=(0.12, 0.06, 0.04))
@@ -56,19 +44,19 @@ def scene(name):
     if name == "brick_camera_no_erosion":
         depth, ids = _render([BRICK], 35, yaw_deg=60)
         params = GraspParams(orientation="camera", mask_erode_px=0, max_mask_px=0)
-        return ids == 0, encode_depth_16uc1(_noisy(depth, 1)), params
+        return ids == 0, encode_depth_16uc1(sensor_noise(depth, 1)), params
     if name == "can_noisy_spikes":
         depth, ids = _render([CAN], 55)
-        return ids == 0, encode_depth_16uc1(_noisy(depth, 2, spikes=0.03)), params
+        return ids == 0, encode_depth_16uc1(sensor_noise(depth, 2, spikes=0.03)), params
     if name == "cube_top_down_noisy":
         depth, ids = _render([CUBE], 85, yaw_deg=25)
-        return ids == 0, _noisy(depth, 3, spikes=0.02), params
+        return ids == 0, sensor_noise(depth, 3, spikes=0.02), params
     if name == "ball_misregistered":
         depth, ids = _render([BALL], 45)
         return ids == 0, np.roll(depth, (1, 1), axis=(0, 1)), params
     if name == "brick_dropouts":
         depth, ids = _render([BRICK], 45, yaw_deg=30)
-        return ids == 0, _noisy(depth, 4, dropouts=0.3), params
+        return ids == 0, sensor_noise(depth, 4, dropouts=0.3), params
     if name == "brick_cut_by_border":
         depth, ids = _render([BRICK], 45, look_offset=(0.32, 0.0, 0.0), yaw_deg=30)
         return ids == 0, depth, params
@@ -81,7 +69,7 @@ def scene(name):
         return (ids == 0) | bleed, depth, params
     if name == "big_box_noisy":
         depth, ids = _render([BIG_BOX], 45, yaw_deg=30)
-        return ids == 0, encode_depth_16uc1(_noisy(depth, 5, spikes=0.005, dropouts=0.01)), params
+        return ids == 0, encode_depth_16uc1(sensor_noise(depth, 5, spikes=0.005, dropouts=0.01)), params
     raise KeyError(name)
 
 
@@ -247,7 +235,7 @@ def test_target_points_on_a_crop_equal_those_on_the_whole_image(offset):
     from vipa_ros.geometry.points import target_points_in_crop
 
     depth, ids = _render([BRICK], 45, look_offset=offset, yaw_deg=30)
-    depth = _noisy(depth, 6, spikes=0.02)
+    depth = sensor_noise(depth, 6, spikes=0.02)
     mask = ids == 0
     whole = target_points_in_crop(mask, depth, K, Crop(0, 0, *mask.shape, mask.shape))
     crop = Crop.around(mask, 3)

@@ -226,6 +226,28 @@ def look_at(eye: Sequence[float], target: Sequence[float], up: Sequence[float] =
     return T
 
 
+def orbit_view(centre: Sequence[float], elevation_deg: float, azimuth_deg: float = 90.0, distance: float = 0.6,
+               look_offset: Sequence[float] = (0.0, 0.0, 0.0)) -> np.ndarray:
+    """World -> camera transform of a camera ``distance`` from ``centre`` at the given elevation above the table
+    and azimuth around it (degrees), aimed at ``centre + look_offset``."""
+    c = np.asarray(centre, dtype=np.float64)
+    el, az = np.radians(elevation_deg), np.radians(azimuth_deg)
+    eye = c + distance * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+    return look_at(eye, c + np.asarray(look_offset, dtype=np.float64))
+
+
+def sensor_noise(depth: np.ndarray, seed: int, sigma: float = 0.0015, spikes: float = 0.0,
+                 dropouts: float = 0.0) -> np.ndarray:
+    """Depth (float metres) with RGB-D sensor-like errors: Gaussian noise of ``sigma`` at 0.6 m growing with z^2,
+    a fraction ``spikes`` of flying pixels (0.2-2 m) and a fraction ``dropouts`` of missing pixels (NaN)."""
+    rng = np.random.default_rng(seed)
+    out = depth + rng.normal(0.0, sigma, depth.shape) * (depth / 0.6) ** 2
+    spike = rng.random(depth.shape) < spikes
+    out[spike] = rng.uniform(0.2, 2.0, spike.sum())
+    out[rng.random(depth.shape) < dropouts] = np.nan
+    return out.astype(np.float32)
+
+
 def rot_z(angle: float) -> np.ndarray:
     """Rotation about z by ``angle`` radians (yaw of an object on a table)."""
     c, s = np.cos(angle), np.sin(angle)

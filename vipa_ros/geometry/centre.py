@@ -316,7 +316,6 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
     C = starts[:, None] * z
     active = np.ones(N_STARTS, dtype=bool)   # still iterating
     failed = np.zeros(N_STARTS, dtype=bool)  # lost its pairs (fewer than 4)
-    merged = np.zeros(N_STARTS, dtype=bool)  # coincides with an earlier start
     for _ in range(10):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -335,15 +334,9 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
         C_new = lateral - (lateral @ z)[:, None] * z + c[:, None] * z
         active[idx[np.linalg.norm(C_new - C[idx], axis=1) < 1e-4]] = False
         C[idx] = C_new
-        # C_new depends only on the pairing, so starts that paired alike now coincide and would stay together:
-        # keep the first of each (it also wins ties in the final vote), which gives the same result sooner
-        _, first = np.unique(C_new, axis=0, return_index=True)
-        dup = np.setdiff1d(np.arange(idx.size), first)
-        active[idx[dup]] = False
-        merged[idx[dup]] = True
 
     # the centre with the most pair midpoints close to it wins (the first of equals)
-    idx = np.flatnonzero(~failed & ~merged)
+    idx = np.flatnonzero(~failed)
     if idx.size == 0:
         return None
     mid, ok = midpoints(C[idx])

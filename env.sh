@@ -22,5 +22,12 @@ export AMENT_PREFIX_PATH="$AMENT_PREFIX_PATH:$_vipa_venv"
 export PYTHONPATH="$_vipa_root${PYTHONPATH:+:$PYTHONPATH}"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 export VIPA_ROOT="$_vipa_root"
+# Fast DDS's default 512 KB shared-memory segment drops best-effort 640x480 camera frames whole; this profile
+# (see its comment) is loaded by every process started from this shell, camera drivers included.
+if [ "${RMW_IMPLEMENTATION#rmw_fastrtps}" != "$RMW_IMPLEMENTATION" ] \
+   && [ -z "${FASTRTPS_DEFAULT_PROFILES_FILE:-}${FASTDDS_DEFAULT_PROFILES_FILE:-}" ]; then
+  export FASTRTPS_DEFAULT_PROFILES_FILE="$_vipa_root/config/fastdds_large_data.xml"
+  export FASTDDS_DEFAULT_PROFILES_FILE="$FASTRTPS_DEFAULT_PROFILES_FILE"
+fi
 [ -n "$_vipa_nounset" ] && set -u
 unset _vipa_root _vipa_venv _vipa_nounset

@@ -13,16 +13,17 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from vipa_ros.nodes.launch_plan import ARGUMENTS, plan
+from vipa_ros.nodes.launch_plan import ARGUMENTS, dds_environment, plan
 
 
 def _nodes(context):
     share = get_package_share_directory("vipa_ros")
     args = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
     log_level = args["log_level"]
+    env = dds_environment(os.path.join(share, "config"))
     return [Node(package="vipa_ros", executable=spec.executable, name=spec.name, namespace=spec.namespace,
                  parameters=spec.parameters, remappings=spec.remappings, output="screen",
-                 ros_arguments=["--log-level", log_level])
+                 ros_arguments=["--log-level", log_level], additional_env=env)
             for spec in plan(args, os.path.join(share, "config", "segment.yaml"))]
 
 
@@ -32,5 +33,6 @@ def generate_launch_description():
                 for name, (default, text) in ARGUMENTS.items()]
     rviz = Node(package="rviz2", executable="rviz2", name="vipa_rviz", output="screen",
                 arguments=["-d", os.path.join(share, "config", "vipa.rviz")],
+                additional_env=dds_environment(os.path.join(share, "config")),
                 condition=IfCondition(LaunchConfiguration("rviz")))
     return LaunchDescription(declared + [OpaqueFunction(function=_nodes), rviz])

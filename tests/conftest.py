@@ -18,6 +18,10 @@ os.environ.pop("ROS_LOCALHOST_ONLY", None)  # deprecated in Jazzy; would conflic
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
+from vipa_ros.nodes.launch_plan import dds_environment  # noqa: E402  (plain Python: no rclpy import)
+
+os.environ.update(dds_environment(str(REPO_ROOT / "config")))  # camera-sized frames over Fast DDS, as env.sh does
+
 
 import pytest  # noqa: E402  (after the environment is set)
 

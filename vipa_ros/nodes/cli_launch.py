@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from vipa_ros.nodes.launch_plan import ARGUMENTS, NodeSpec, plan
+from vipa_ros.nodes.launch_plan import ARGUMENTS, NodeSpec, dds_environment, plan
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         for cmd in commands:
             print(" ".join(cmd))
         return 0
-    procs = [subprocess.Popen(cmd, env=os.environ.copy()) for cmd in commands]
+    env = {**os.environ, **dds_environment(str(resources.config_path()))}
+    procs = [subprocess.Popen(cmd, env=env) for cmd in commands]
     stop = False
 
     def on_signal(signum, frame):  # noqa: ARG001

@@ -215,6 +215,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vipa_ros import resources
+    from vipa_ros.nodes.launch_plan import dds_environment
+
+    os.environ.update(dds_environment(str(resources.config_path())))  # the nodes and this client alike
     out_dir = pathlib.Path(args.out).resolve()
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("[0-9][0-9]_*.png"):
@@ -223,8 +227,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"[demo] error: weights file not found: {args.weights}")
         return 2
     if not args.weights:
-        from vipa_ros import resources
-
         shipped = resources.weights_path(f"{pathlib.Path(args.model or 'vipa_s').stem}.safetensors")
         if not shipped.is_file():
             print(f"[demo] error: no shipped weights at {shipped}; pass --weights PATH to a vipa_ros checkpoint")

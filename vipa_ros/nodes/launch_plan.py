@@ -27,6 +27,10 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
     "log_level": ("info", "debug | info | warn | error"),
 }
 
+# Fast DDS's default shared-memory segment (512 KB) drops best-effort camera frames whole; see the XML's comment.
+LARGE_DATA_PROFILE = "fastdds_large_data.xml"
+FASTDDS_PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
+
 SIM_TOPICS = {"image": "sim_camera/color/image_raw", "depth": "sim_camera/depth/image_raw",
               "camera_info": "sim_camera/color/camera_info"}
 
@@ -68,3 +72,16 @@ def plan(args: dict[str, str], default_params_file: str) -> list[NodeSpec]:
         speech_params = os.path.join(os.path.dirname(default_params_file), "speech.yaml")
         nodes.append(NodeSpec("speech_node", "vipa_speech", ns, [speech_params, params_file]))
     return nodes
+
+
+def dds_environment(config_dir: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment variables to add so Fast DDS carries camera frames (config/fastdds_large_data.xml).
+
+    Empty when another RMW is selected or a Fast DDS profile is already set: the user's own choice wins."""
+    env = os.environ if environ is None else environ
+    if not env.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp").startswith("rmw_fastrtps"):
+        return {}
+    if any(env.get(name) for name in FASTDDS_PROFILE_VARIABLES):
+        return {}
+    profile = os.path.join(config_dir, LARGE_DATA_PROFILE)
+    return {name: profile for name in FASTDDS_PROFILE_VARIABLES}

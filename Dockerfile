@@ -1,6 +1,6 @@
 # vipa_ros images. Desktop (CUDA wheels from PyPI on the official ROS 2 image):
 #   docker build -t vipa_ros .
-#   docker run --gpus all --net host vipa_ros use_sim:=true command:="pick the blue cup"
+#   docker run --gpus all --net host --shm-size=512m vipa_ros use_sim:=true command:="pick the blue cup"
 # Jetson (L4T with ROS 2 Jazzy, onnxruntime-gpu with the TensorRT execution provider from the JetPack index):
 #   docker build -t vipa_ros:jetson --build-arg BASE=dustynv/ros:jazzy-ros-base-l4t-r36.4.0 \
 #     --build-arg ORT_PACKAGE="onnxruntime-gpu" --build-arg PIP_EXTRA_INDEX=https://pypi.jetson-ai-lab.dev/jp6/cu126 .

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from vipa_ros.runtime.postprocess import InstanceParams, extract_instances, instance_id_image
 
@@ -39,3 +40,24 @@ def test_instance_id_image_gives_the_better_ranked_instance_overlapping_pixels()
     instances[1].mask[5:20, 5:20] = True  # force an overlap
     ids = instance_id_image(instances, prob.shape)
     assert ids.dtype == np.uint16 and ids[10, 10] == 1 and ids[40, 40] == 2 and ids[0, 0] == 0
+
+
+def test_masks_at_image_size_equal_thresholding_the_upsampled_map():
+    """Components are found on the model-resolution map and upsampled one box at a time; the masks must be the
+    ones thresholding the whole map upsampled with cv2.resize gives (the slow way), pixel for pixel."""
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        low = cv2.GaussianBlur(rng.random((80, 80)).astype(np.float32), (0, 0), 4)
+        low = (low - low.min()) / (low.max() - low.min())
+        params = InstanceParams(mask_threshold=0.6, score_threshold=0.0, min_instance_area_px=1, max_instances=99)
+        instances = extract_instances(low, params, (480, 640))
+        expected = cv2.resize(low, (640, 480), interpolation=cv2.INTER_LINEAR) > 0.6
+        union = np.zeros_like(expected)
+        for inst in instances:
+            assert not (union & inst.mask).any()
+            union |= inst.mask
+            ys, xs = np.nonzero(inst.mask)
+            assert inst.bbox == (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+            assert inst.area == len(ys)
+        assert len(instances) > 1 and np.array_equal(union, expected)

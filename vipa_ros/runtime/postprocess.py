@@ -40,16 +40,21 @@ def extract_instances(probability: np.ndarray, params: InstanceParams,
     probability = np.asarray(probability, np.float32)
     shape = tuple(image_shape) if image_shape is not None else probability.shape
     binary = (probability > params.mask_threshold).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    areas = stats[:, cv2.CC_STAT_AREA]
-    # every component's mean probability in one pass over the map (not one mask per component)
-    scores = np.bincount(labels.ravel(), weights=probability.ravel(), minlength=count) / np.maximum(areas, 1)
+    # labels only (with stats, OpenCV takes 10x longer); areas, scores and boxes from the foreground pixels
+    count, labels = cv2.connectedComponents(binary, connectivity=8)
+    flat = labels.ravel()
+    fg = np.flatnonzero(flat)
+    fg_labels = flat[fg]
+    areas = np.bincount(fg_labels, minlength=count)
+    scores = np.bincount(fg_labels, weights=probability.ravel()[fg], minlength=count) / np.maximum(areas, 1)
     order = sorted(range(1, count), key=lambda label: (scores[label], areas[label]), reverse=True)
     instances: list[InstanceMask] = []
     for label in order:
         if len(instances) == params.max_instances or scores[label] < params.score_threshold:
             break
-        mask, bbox = _component_mask(probability, labels, label, stats[label], shape, params.mask_threshold)
+        rows, cols = np.divmod(fg[fg_labels == label], labels.shape[1])
+        box = (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
+        mask, bbox = _component_mask(probability, labels, label, box, shape, params.mask_threshold)
         area = int(np.count_nonzero(mask))
         if area >= max(params.min_instance_area_px, 1):
             instances.append(InstanceMask(id=len(instances) + 1, score=float(scores[label]), mask=mask, bbox=bbox,
@@ -57,21 +62,25 @@ def extract_instances(probability: np.ndarray, params: InstanceParams,
     return instances
 
 
-def _component_mask(probability: np.ndarray, labels: np.ndarray, label: int, stat: np.ndarray,
+def _component_mask(probability: np.ndarray, labels: np.ndarray, label: int, box: tuple[int, int, int, int],
                     shape: tuple[int, int], threshold: float) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """Full-size bool mask and tight (x, y, w, h) box of one component: the map bilinearly upsampled (pixel
-    centres aligned as in cv2.resize) over the component's box plus one map pixel, other components zeroed."""
+    centres aligned as in cv2.resize) over the component's box (x0, y0, x1, y1: map pixels, end exclusive) plus
+    one map pixel, other components zeroed."""
     h, w = probability.shape
     H, W = shape
-    x0, y0 = int(stat[cv2.CC_STAT_LEFT]), int(stat[cv2.CC_STAT_TOP])
-    x1, y1 = x0 + int(stat[cv2.CC_STAT_WIDTH]), y0 + int(stat[cv2.CC_STAT_HEIGHT])
+    x0, y0, x1, y1 = box
     rows = _full_range(y0 - 1, y1, h, H)
     cols = _full_range(x0 - 1, x1, w, W)
-    own = np.where((labels == label) | (labels == 0), probability, 0.0)
     ys, xs = _sample_coords(rows, h, H), _sample_coords(cols, w, W)
     iy, ix = np.floor(ys).astype(np.intp), np.floor(xs).astype(np.intp)
     fy, fx = (ys - iy)[:, None], (xs - ix)[None, :]
     iy1, ix1 = np.minimum(iy + 1, h - 1), np.minimum(ix + 1, w - 1)
+    # only the map pixels these samples read, with other components zeroed
+    ry, rx = slice(int(iy[0]), int(iy1[-1]) + 1), slice(int(ix[0]), int(ix1[-1]) + 1)
+    sub_labels = labels[ry, rx]
+    own = np.where((sub_labels == label) | (sub_labels == 0), probability[ry, rx], 0.0)
+    iy, iy1, ix, ix1 = iy - ry.start, iy1 - ry.start, ix - rx.start, ix1 - rx.start
     top = own[iy][:, ix] * (1 - fx) + own[iy][:, ix1] * fx
     bottom = own[iy1][:, ix] * (1 - fx) + own[iy1][:, ix1] * fx
     region = (top * (1 - fy) + bottom * fy) > threshold

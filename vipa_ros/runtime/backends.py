@@ -97,6 +97,9 @@ class OnnxRuntimeBackend:
                 provider_options.append({})
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle intra-op threads sleep instead of spinning: after each run the node post-processes and fits the
+        # grasp on the same cores. Measured on 2 shared cores: model 82 -> 46 ms, grasp fit 15 -> 7 ms.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=wanted,
                                              provider_options=provider_options)
         self.providers = self._session.get_providers()

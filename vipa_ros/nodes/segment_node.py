@@ -15,12 +15,10 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data, qos_profile_system_default
@@ -35,6 +33,7 @@ from vipa_ros.msg import Segmentation
 from vipa_ros.nodes import conversions
 from vipa_ros.nodes.frame_sync import DepthBuffer, Frame, LatestFrameSlot
 from vipa_ros.nodes.messages import segmentation_msg, target_markers, pose_stamped
+from vipa_ros.nodes.spin import run_node
 from vipa_ros.runtime.overlay import draw_overlay
 from vipa_ros.runtime.postprocess import InstanceParams, instance_id_image
 from vipa_ros.srv import Segment, SetCommand
@@ -196,16 +195,16 @@ class SegmentNode(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
-        self._shutdown_worker()
+        self.shutdown_worker()
         self._destroy_interfaces()
         self._segmenter = None
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: State) -> TransitionCallbackReturn:
-        self._shutdown_worker()
+        self.shutdown_worker()
         return TransitionCallbackReturn.SUCCESS
 
-    def _shutdown_worker(self) -> None:
+    def shutdown_worker(self) -> None:
         self._active = False
         self._stop.set()
         self._color.wake()
@@ -590,18 +589,8 @@ class SegmentNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = SegmentNode()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node._shutdown_worker()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    # threads: the one-shot `segment` service waits for the worker while camera callbacks keep arriving
+    run_node(SegmentNode, SegmentNode.shutdown_worker, threads=4, args=args)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import json
 import os
 
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -30,6 +29,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from vipa_ros.nodes.conversions import numpy_to_image
+from vipa_ros.nodes.spin import run_node
 
 TOPICS = {
     "image": "sim_camera/color/image_raw",
@@ -250,18 +250,7 @@ def main(args: list[str] | None = None) -> None:
     # this process only renders: skip render.py's torchvision pre-load (seconds and memory; no torch here)
     os.environ.setdefault("VIPA_RENDER_ONLY", "1")
     os.environ.setdefault("MUJOCO_GL", "egl")
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimCameraNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(SimCameraNode, SimCameraNode.close, args=args)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,9 @@ import statistics
 import threading
 import time
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
@@ -38,6 +36,7 @@ from vipa_ros.language.speech.audio import AudioError, decode_chunk, read_wav
 from vipa_ros.language.speech.pipeline import Decision, SpeechPipeline
 from vipa_ros.language.speech.vad import VadConfig
 from vipa_ros.msg import Audio
+from vipa_ros.nodes.spin import run_node
 
 # name -> (default, description); config/speech.yaml lists the same values (tests/test_speech_node.py checks it)
 PARAMETERS: dict[str, tuple[object, str]] = {
@@ -366,18 +365,7 @@ class SpeechNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = SpeechNode()
-    executor = MultiThreadedExecutor(num_threads=3)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.shutdown_worker()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(SpeechNode, SpeechNode.shutdown_worker, threads=3, args=args)
 
 
 if __name__ == "__main__":

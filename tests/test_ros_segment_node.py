@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("rclpy", reason="ROS 2 not installed: run `make setup`")
 
 import rclpy  # noqa: E402
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from lifecycle_msgs.srv import GetState  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
@@ -125,11 +125,11 @@ class Client:
 
     def diag_values(self, predicate, timeout=10.0) -> dict[str, str]:
         def matches(arr):
-            return any(s.name.startswith("vipa_segment") and predicate(s) for s in arr.status)
+            return any(s.name.startswith(f"{self.ns}/vipa_segment:") and predicate(s) for s in arr.status)
 
         arr = self.wait_for("diag", matches, timeout)
         assert arr is not None, "no matching diagnostics"
-        status = next(s for s in arr.status if s.name.startswith("vipa_segment") and predicate(s))
+        status = next(s for s in arr.status if s.name.startswith(f"{self.ns}/vipa_segment:") and predicate(s))
         return {kv.key: kv.value for kv in status.values} | {"_level": status.level, "_message": status.message}
 
     def close(self):
@@ -372,4 +372,38 @@ def test_compressed_transport_survives_corrupt_jpeg(tmp_path, tiny_weights, ros_
             raise AssertionError("compressed frames not served:\n" + proc.log())
     finally:
         client.close()
+        proc.stop()
+
+
+def test_a_silent_camera_topic_is_reported_with_its_likely_cause(tmp_path, tiny_weights, ros_context):
+    """No image for image_timeout_s: diagnostics WARN, saying whether anyone publishes the topic at all (wrong
+    remapping, camera down) or publishers exist (QoS or transport trouble); the warning ends with the first image."""
+    proc = start(tmp_path, tiny_weights, "/vipa_silent", image_timeout_s=1.0, default_command="pick the cup")
+    listener = rclpy.create_node("vipa_test_listener", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(listener)
+    seen: list[DiagnosticArray] = []
+    listener.create_subscription(DiagnosticArray, "/diagnostics", seen.append, 10)
+
+    def message_with(text: str) -> bool:
+        return any(s.name.startswith("/vipa_silent/vipa_segment:") and text in s.message and s.level == s.WARN
+                   for arr in seen for s in arr.status)
+
+    client = None
+    try:
+        assert spin_until(executor, lambda: message_with("nobody publishes it"), 120.0), proc.log()
+        assert "no image on '/vipa_silent/image'" in proc.log()
+        client = Client(ros_context, "/vipa_silent")  # a publisher on the topic, not publishing yet
+        assert spin_until(client.executor, lambda: client.state() == "active", 60.0), proc.log()
+        values = client.diag_values(lambda s: "1 publisher(s) exist" in s.message)
+        assert values["_level"] == DiagnosticStatus.WARN and values["image_age_s"] == "never"
+        client.serve_good_frame()
+        values = client.diag_values(lambda s: "no image" not in s.message and s.values
+                                    and dict((kv.key, kv.value) for kv in s.values)["image_age_s"] != "never")
+        assert float(values["image_age_s"]) < 1.0
+    finally:
+        if client is not None:
+            client.close()
+        executor.shutdown()
+        listener.destroy_node()
         proc.stop()

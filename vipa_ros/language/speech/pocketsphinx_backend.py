@@ -17,6 +17,7 @@ words the phone loop hears as phones.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -62,6 +63,13 @@ def with_margins(audio: np.ndarray, margin_s: float = MARGIN_S, rate: int = 1600
     core = audio[max(0, start - m): end + m]
     before, after = max(0, m - start), max(0, end + m - len(audio))
     return np.concatenate([np.zeros(before, np.float32), core, np.zeros(after, np.float32)])
+
+
+def _decoder_input(x: np.ndarray) -> bytes:
+    """16-bit PCM for the decoders: ``x`` (margins already applied) plus the noise floor, seeded by the length so
+    that the same audio always gives the same result."""
+    x = x + np.random.default_rng(len(x)).normal(0.0, NOISE_FLOOR, x.shape).astype(np.float32)
+    return (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
 def _import_pocketsphinx():
@@ -131,9 +139,7 @@ class GrammarRecognizer(Recognizer):
         t0 = time.perf_counter()
         x = with_margins(np.asarray(audio, np.float32).ravel())
         likeness = speech_likeness(x)
-        # seeded by the length: the same audio always gives the same result
-        x = x + np.random.default_rng(len(x)).normal(0.0, NOISE_FLOOR, x.shape).astype(np.float32)
-        pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        pcm = _decoder_input(x)
         raw, score, word_frames = self._decode(self.decoder, pcm)
         frames = max(int(self.decoder.n_frames()), 1)
         t1 = time.perf_counter()
@@ -155,3 +161,19 @@ class GrammarRecognizer(Recognizer):
             details={"llr_per_frame": None if llr is None else round(llr, 2), "frames": frames,
                      "phone_coverage": None if coverage is None else round(coverage, 2),
                      "speech_likeness": round(likeness, 2)})
+
+    def nbest(self, audio: np.ndarray, size: int = 12, max_paths: int = 60) -> list[tuple[str, float]]:
+        """Up to ``size`` different grammar sentences (canonical spelling) for ``audio``, best first, with their
+        pocketsphinx log scores (log base 1.0001, as :meth:`recognize`'s decoder reports them), from the first
+        ``max_paths`` paths of the lattice. Decodes the audio again: called right after :meth:`recognize` on the
+        same audio (as :mod:`.combined_backend` does), the decoder's live cepstral-mean normalisation then
+        starts from this utterance's own mean, which is how the combined backend's settings were chosen."""
+        self._decode(self.decoder, _decoder_input(with_margins(np.asarray(audio, np.float32).ravel())))
+        out: dict[str, float] = {}
+        for hyp in itertools.islice(self.decoder.nbest(), max_paths):
+            sentence = self.grammar.canonical(normalize(hyp.hypstr))
+            if sentence and sentence not in out:
+                out[sentence] = float(self._logmath.log(hyp.score))
+                if len(out) >= size:
+                    break
+        return list(out.items())

@@ -1,6 +1,6 @@
 """The one interface every speech-recognition backend implements, and the factory that picks one.
 
-``create_recognizer("grammar" | "whisper" | "auto")`` returns a :class:`Recognizer`;
+``create_recognizer("grammar" | "whisper" | "combined" | "auto")`` returns a :class:`Recognizer`;
 ``recognizer.recognize(audio)`` takes one utterance (16 kHz mono float32, see :mod:`.audio`) and returns a
 :class:`RecognitionResult`: the normalised transcript (vocabulary spelling), a confidence in [0, 1], the
 backend's name and per-stage timings. Backends import their packages when constructed; a missing package or
@@ -18,7 +18,8 @@ import numpy as np
 
 from ..vocabulary import Vocabulary, load_vocabulary
 
-BACKENDS = ("grammar", "whisper")
+BACKENDS = ("grammar", "whisper")   # what "auto" tries, in order
+NAMES = ("grammar", "whisper", "combined", "auto")
 
 
 class BackendUnavailable(ImportError):
@@ -29,7 +30,7 @@ class BackendUnavailable(ImportError):
 class RecognitionResult:
     transcript: str                       # normalised words ("pick the blue cup"); "" when nothing was heard
     confidence: float                     # 0..1, comparable to the `confidence_threshold` parameter
-    backend: str                          # "grammar" (pocketsphinx) or "whisper" (faster-whisper)
+    backend: str                          # "grammar" (pocketsphinx), "whisper" (faster-whisper) or "combined"
     timings_ms: dict[str, float] = field(default_factory=dict)  # per stage, plus "total"
     audio_s: float = 0.0                  # utterance duration
     raw: str = ""                         # the backend's own text before normalisation / snapping
@@ -58,8 +59,10 @@ def create_recognizer(backend: str = "auto", vocabulary: Vocabulary | str | os.P
                       whisper_model: str = "", whisper_beam_size: int = 1, cpu_threads: int = 2,
                       logger: logging.Logger | None = None) -> Recognizer:
     """A recogniser for ``backend``: "grammar" (pocketsphinx + a grammar generated from the vocabulary),
-    "whisper" (faster-whisper tiny.en, words snapped to the vocabulary) or "auto" (grammar when pocketsphinx
-    is installed, else whisper). ``vocabulary``: a :class:`Vocabulary`, a YAML path, or None for
+    "whisper" (faster-whisper tiny.en, words snapped to the vocabulary), "combined" (pocketsphinx's grammar
+    hypotheses and Whisper's snapped transcripts, the best chosen by Whisper and pocketsphinx scores together;
+    needs both packages, :mod:`.combined_backend`) or "auto" (grammar when pocketsphinx is installed, else
+    whisper). ``vocabulary``: a :class:`Vocabulary`, a YAML path, or None for
     config/vocabulary.yaml. The whisper options are ignored by the grammar backend."""
     vocab = vocabulary if isinstance(vocabulary, Vocabulary) else load_vocabulary(vocabulary or None)
     name = (backend or "auto").strip().lower()
@@ -81,4 +84,8 @@ def create_recognizer(backend: str = "auto", vocabulary: Vocabulary | str | os.P
 
         return WhisperRecognizer(vocab, model_path=whisper_model or None, beam_size=whisper_beam_size,
                                  cpu_threads=cpu_threads, logger=logger)
-    raise ValueError(f"unknown speech backend '{backend}' (grammar | whisper | auto)")
+    if name == "combined":
+        from .combined_backend import CombinedRecognizer
+
+        return CombinedRecognizer(vocab, model_path=whisper_model or None, cpu_threads=cpu_threads, logger=logger)
+    raise ValueError(f"unknown speech backend '{backend}' (grammar | whisper | combined | auto)")

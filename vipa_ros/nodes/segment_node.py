@@ -19,7 +19,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data, qos_profile_system_default
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -33,6 +32,7 @@ from vipa_ros.msg import Segmentation
 from vipa_ros.nodes import conversions
 from vipa_ros.nodes.frame_sync import DepthBuffer, Frame, LatestFrameSlot
 from vipa_ros.nodes.messages import segmentation_msg, target_markers, pose_stamped
+from vipa_ros.nodes.lifecycle import SelfActivatingNode
 from vipa_ros.nodes.spin import run_node
 from vipa_ros.runtime.overlay import draw_overlay
 from vipa_ros.runtime.postprocess import InstanceParams, instance_id_image
@@ -113,7 +113,7 @@ class Stats:
         return (len(self.done_times) - 1) / max(self.done_times[-1] - self.done_times[0], 1e-6)
 
 
-class SegmentNode(LifecycleNode):
+class SegmentNode(SelfActivatingNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("vipa_segment", **kwargs)
         for name, default in DEFAULTS.items():
@@ -140,20 +140,10 @@ class SegmentNode(LifecycleNode):
         self._tf_buffer = None
         self._vision = None
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        # Diagnostics live outside the lifecycle: an unconfigured node (e.g. bad weights) must say why.
-        self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diag_timer = self.create_timer(self.get_parameter("diagnostics_period_s").value,
-                                             self._publish_diagnostics, callback_group=ReentrantCallbackGroup())
-        if self.get_parameter("autostart").value:
-            self._autostart_timer = self.create_timer(0.0, self._autostart)
+        self._start_diagnostics_and_autostart(self.get_parameter("diagnostics_period_s").value,
+                                              self.get_parameter("autostart").value)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
-    def _autostart(self) -> None:
-        self._autostart_timer.cancel()
-        self.destroy_timer(self._autostart_timer)
-        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-            self.trigger_activate()
-
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         from vipa_ros.runtime.segmenter import ModelLoadError, Segmenter, SegmenterConfig
 

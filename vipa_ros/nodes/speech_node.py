@@ -26,8 +26,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from std_msgs.msg import String
@@ -36,6 +35,7 @@ from vipa_ros.language.speech.audio import AudioError, decode_chunk, read_wav
 from vipa_ros.language.speech.pipeline import Decision, SpeechPipeline
 from vipa_ros.language.speech.vad import VadConfig
 from vipa_ros.msg import Audio
+from vipa_ros.nodes.lifecycle import SelfActivatingNode
 from vipa_ros.nodes.spin import run_node
 
 # name -> (default, description); config/speech.yaml lists the same values (tests/test_speech_node.py checks it)
@@ -80,7 +80,7 @@ ERROR_HOLD_S = 10.0  # an error stays the diagnostics status this long
 WARN_HOLD_S = 5.0    # a rejected utterance keeps the status at WARN this long
 
 
-class SpeechNode(LifecycleNode):
+class SpeechNode(SelfActivatingNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("vipa_speech", **kwargs)
         self._pipeline: SpeechPipeline | None = None
@@ -101,20 +101,9 @@ class SpeechNode(LifecycleNode):
         for name, (default, text) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(
                 description=text, dynamic_typing=isinstance(default, float)))
-        # diagnostics live outside the lifecycle: an unconfigured node (e.g. missing backend) must say why
-        self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diag_timer = self.create_timer(float(self._p("diagnostics_period_s")), self._publish_diagnostics,
-                                             callback_group=ReentrantCallbackGroup())
-        if self._p("autostart"):
-            self._autostart_timer = self.create_timer(0.0, self._autostart)
+        self._start_diagnostics_and_autostart(self._p("diagnostics_period_s"), self._p("autostart"))
 
     # --- lifecycle ----------------------------------------------------------------------------------------
-    def _autostart(self) -> None:
-        self._autostart_timer.cancel()
-        self.destroy_timer(self._autostart_timer)
-        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-            self.trigger_activate()
-
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         from vipa_ros.language.speech.recognizer import BackendUnavailable, create_recognizer
 

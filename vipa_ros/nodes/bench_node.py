@@ -61,10 +61,9 @@ def run(args: argparse.Namespace) -> int:
     import random
     import subprocess
 
-    from vipa_ros import resources
     from vipa_ros.nodes.launch_plan import dds_environment
 
-    os.environ.update(dds_environment(str(resources.config_path())))  # the node and this client alike
+    os.environ.update(dds_environment())  # the node and this client alike
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(150, 200)))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     rgb, depth, K = _frame()  # before rclpy: MuJoCo's GL context first

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         for cmd in commands:
             print(" ".join(cmd))
         return 0
-    env = {**os.environ, **dds_environment(str(resources.config_path()))}
+    env = {**os.environ, **dds_environment()}
     procs = [subprocess.Popen(cmd, env=env) for cmd in commands]
     stop = False
 

@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
     from vipa_ros import resources
     from vipa_ros.nodes.launch_plan import dds_environment
 
-    os.environ.update(dds_environment(str(resources.config_path())))  # the nodes and this client alike
+    os.environ.update(dds_environment())  # the nodes and this client alike
     out_dir = pathlib.Path(args.out).resolve()
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("[0-9][0-9]_*.png"):

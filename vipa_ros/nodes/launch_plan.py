@@ -74,8 +74,9 @@ def plan(args: dict[str, str], default_params_file: str) -> list[NodeSpec]:
     return nodes
 
 
-def dds_environment(config_dir: str, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment variables to add so Fast DDS carries camera frames (config/fastdds_large_data.xml).
+def dds_environment(config_dir: str | None = None, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment variables to add so Fast DDS carries camera frames (config/fastdds_large_data.xml of
+    `config_dir`, default: this installation's config directory).
 
     Empty when another RMW is selected or a Fast DDS profile is already set: the user's own choice wins."""
     env = os.environ if environ is None else environ
@@ -83,5 +84,9 @@ def dds_environment(config_dir: str, environ: dict[str, str] | None = None) -> d
         return {}
     if any(env.get(name) for name in FASTDDS_PROFILE_VARIABLES):
         return {}
+    if config_dir is None:
+        from vipa_ros import resources
+
+        config_dir = str(resources.config_path())
     profile = os.path.join(config_dir, LARGE_DATA_PROFILE)
     return {name: profile for name in FASTDDS_PROFILE_VARIABLES}

@@ -9,8 +9,8 @@ package parameter files, remappings): vipa_sim_camera (MuJoCo scene seed 2024/20
 `test_spoken_command_reaches_segment_node` runs with a random vipa_tiny checkpoint (about 25 s, in the default
 suite): it checks the whole chain (speech -> command -> Segmentation of a sim frame with the spoken command),
 not accuracy.
-`test_spoken_command_selects_the_blue_cup` needs the trained shipped weights (`trained_vipa_s`) and checks that
-the target IS the ground-truth blue cup; it is skipped, with the measured accuracy, until they are shipped.
+`test_spoken_command_selects_the_blue_cup` runs the shipped vipa_s weights (`shipped_vipa_s`) and checks that
+the target IS the ground-truth blue cup.
 """
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def test_spoken_command_reaches_segment_node(tmp_path, tiny_weights):
 
 
 @pytest.mark.slow
-def test_spoken_command_selects_the_blue_cup(tmp_path, trained_vipa_s):
+def test_spoken_command_selects_the_blue_cup(tmp_path, shipped_vipa_s):
     p = SpokenPipeline("e2e_speech_trained", {"device": "cpu"}, {"max_rate_hz": 2.0}, tmp_path)
     try:
         p.wait_active("vipa_speech", 120.0)
@@ -147,7 +147,7 @@ def test_spoken_command_selects_the_blue_cup(tmp_path, trained_vipa_s):
         gt = p.gt[-1]
         (cup,) = objects_described(gt, "cup", "blue")
         outcome = evaluate(seg, gt, cup["name"])
-        print(f"\n[trained model, spoken command] {outcome.to_dict()}")
+        print(f"\n[shipped model, spoken command] {outcome.to_dict()}")
         assert outcome.verdict == "CORRECT", outcome.to_dict()
     finally:
         assert p.close()

@@ -59,6 +59,8 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "microphone_device": ("", "input device name or index ('' = the default input)"),
     "microphone_sample_rate": (16000, "capture rate (0 = the device's native rate; resampled to 16 kHz)"),
     "wav_file": ("", "WAV file recognised once on activation ('' = none): for demos and tests"),
+    "wav_wait_for_subscriber_s": (5.0, "wait this long for a subscriber of `command` before reading wav_file "
+                                       "(commands published before DDS matched it would be lost)"),
     "idle_flush_s": (0.5, "close an open utterance when no audio arrived for this long (whole-recording senders)"),
     "max_backlog": (4, "utterances waiting for recognition; older ones are dropped when recognition falls behind"),
     "vad_threshold_db": (12.0, "speech: frame energy this far above the adaptive noise floor"),
@@ -250,6 +252,11 @@ class SpeechNode(SelfActivatingNode):
             self._error(f"wav_file: {exc}")
             return
         self._inputs["wav_file"] = f"{path} ({len(samples) / rate:.1f} s)"
+        deadline = time.monotonic() + float(self._p("wav_wait_for_subscriber_s"))
+        while self._pub_command.get_subscription_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self._pub_command.get_subscription_count() == 0:
+            self.get_logger().warning("nobody subscribes to 'command' yet: the wav_file's commands may be lost")
         self.get_logger().info(f"recognising wav_file {self._inputs['wav_file']}")
         self._push_samples(samples, rate, "wav_file")
         if self._pipeline is not None:

@@ -76,6 +76,10 @@ def make_qos(name: str, depth: int) -> QoSProfile:
     raise ValueError(f"unknown QoS '{name}' (sensor_data | reliable | best_effort | system_default)")
 
 
+def _subscribed(publisher) -> bool:
+    return publisher.get_subscription_count() > 0
+
+
 def stamp_ns(header) -> int:
     return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
@@ -502,26 +506,42 @@ class SegmentNode(SelfActivatingNode):
     # --- outputs --------------------------------------------------------------------------------------------
     def _publish(self, seg, header, pose_header, rgb, result, poses, command) -> None:
         self._pub_seg.publish(seg)
+        # The other outputs repeat parts of `seg` for rviz and other tools. Building them (a full-size 16-bit id
+        # image, markers) cost ~1.5 ms per frame on the critical path, so each is only built while something
+        # subscribes to it, as ROS drivers do; `seg` always goes out.
         shape = rgb.shape[:2]
         target = result.target
-        mask = target.mask.astype(np.uint8) * 255 if target is not None else np.zeros(shape, np.uint8)
-        self._pub_mask.publish(conversions.numpy_to_image(mask, "mono8", header))
-        self._pub_ids.publish(conversions.numpy_to_image(instance_id_image(result.instances, shape), "16UC1", header))
+        if _subscribed(self._pub_mask):
+            mask = target.mask.astype(np.uint8) * 255 if target is not None else np.zeros(shape, np.uint8)
+            self._pub_mask.publish(conversions.numpy_to_image(mask, "mono8", header))
+        if _subscribed(self._pub_ids):
+            ids = instance_id_image(result.instances, shape)
+            self._pub_ids.publish(conversions.numpy_to_image(ids, "16UC1", header))
         target_pose = poses[0] if poses and poses[0].has_pose else None
-        if target_pose is not None:
+        if target_pose is not None and _subscribed(self._pub_pose):
             self._pub_pose.publish(pose_stamped(pose_header, target_pose))
-        if self._p("publish_markers"):
+        if self._p("publish_markers") and _subscribed(self._pub_markers):
             label = f"{command.expression} ({target.score:.2f})" if target is not None else ""
             self._pub_markers.publish(target_markers(pose_header, target_pose, label, "vipa_target"))
-        if self._p("publish_debug_image") and self._pub_debug.get_subscription_count() > 0:
+        if self._p("publish_debug_image") and _subscribed(self._pub_debug):
             note = "" if target_pose is not None or target is None else "(no 3D pose)"
             overlay = draw_overlay(rgb, result.instances, command.expression, note)
             self._pub_debug.publish(conversions.numpy_to_image(overlay, "rgb8", header))
         if self._vision is not None:
             from vipa_ros.nodes.vision_outputs import detections_2d, detections_3d
 
-            self._vision[0].publish(detections_2d(header, command.expression, result.instances))
-            self._vision[1].publish(detections_3d(pose_header, command.expression, result.instances, poses))
+            if _subscribed(self._vision[0]):
+                self._vision[0].publish(detections_2d(header, command.expression, result.instances))
+            if _subscribed(self._vision[1]):
+                self._vision[1].publish(detections_3d(pose_header, command.expression, result.instances, poses))
+
+    def _subscribed_outputs(self) -> str:
+        """The per-frame outputs something subscribes to (the others are not built), for diagnostics."""
+        pubs = [getattr(self, name, None) for name in
+                ("_pub_seg", "_pub_mask", "_pub_ids", "_pub_pose", "_pub_markers", "_pub_debug")]
+        pubs += list(self._vision or ())
+        names = [pub.topic_name.rsplit("/", 1)[-1] for pub in pubs if pub is not None and _subscribed(pub)]
+        return ", ".join(names) or "none"
 
     def _publish_diagnostics(self) -> None:
         stats = self._stats
@@ -554,6 +574,7 @@ class SegmentNode(SelfActivatingNode):
             "camera_info": "yes" if self._camera_info is not None else "missing",
             "image_age_s": f"{time.monotonic() - self._last_image:.1f}" if self._last_image is not None else "never",
             "last_error": stats.last_error, "last_warning": stats.last_warning,
+            "subscribed_outputs": self._subscribed_outputs(),
         }
         for stage, samples in stats.stage_ms.items():
             values[f"latency_{stage}_ms"] = f"{statistics.median(samples):.2f}"

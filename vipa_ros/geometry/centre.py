@@ -280,6 +280,46 @@ def outline_ranges(sil: np.ndarray, timg: np.ndarray, r0: int, c0: int, intrinsi
     return cols[good].astype(np.float64), rows[good].astype(np.float64), t_out
 
 
+class OutlineLookup:
+    """Nearest outline pixel within ``tol`` pixels of query points (``scipy.spatial.cKDTree.query`` with
+    ``distance_upper_bound=tol``, the same answers).
+
+    About half the queries of the symmetric pairing land far from the outline, and the k-d tree spends almost
+    as long on those as on the others; a dilated occupancy grid of the (integer) outline pixels answers them
+    first. Every pixel less than ``tol`` from a point q lies in the 2R x 2R window (R = ceil(tol)) of pixels
+    floor(q) - R + 1 ... floor(q) + R, so a point whose window holds no outline pixel has no partner.
+    """
+
+    def __init__(self, u: np.ndarray, v: np.ndarray, tol: float) -> None:
+        from scipy.spatial import cKDTree  # scipy is only needed here; keep the module import light
+
+        self._tree = cKDTree(np.stack([u, v], 1))
+        self._tol = tol
+        r = math.ceil(tol)
+        ui, vi = u.astype(np.intp), v.astype(np.intp)
+        self._u0, self._v0 = int(ui.min()) - r, int(vi.min()) - r  # grid cell (0, 0), a window's floor(q)
+        occupied = np.zeros((int(vi.max()) - self._v0 + r + 1, int(ui.max()) - self._u0 + r + 1), np.uint8)
+        occupied[vi - self._v0, ui - self._u0] = 1
+        self._near = cv2.dilate(occupied, np.ones((2 * r, 2 * r), np.uint8), anchor=(r - 1, r - 1),
+                                borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+
+    def nearest(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found, index) for N x 2 points (u, v): whether an outline pixel lies within ``tol``, and the
+        nearest one's index (0 where none does)."""
+        a = np.floor(q[:, 0]) - self._u0
+        b = np.floor(q[:, 1]) - self._v0
+        h, w = self._near.shape
+        inside = np.flatnonzero((a >= 0) & (a < w) & (b >= 0) & (b < h))  # NaN compares False
+        near = inside[self._near[b[inside].astype(np.intp), a[inside].astype(np.intp)]]
+        dist, j = self._tree.query(q[near], distance_upper_bound=self._tol)
+        hit = np.isfinite(dist)
+        found = np.zeros(len(q), dtype=bool)
+        index = np.zeros(len(q), dtype=np.intp)
+        found[near[hit]] = True
+        index[near[hit]] = j[hit]
+        return found, index
+
+
 def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: CameraIntrinsics, c0: float,
                      z: np.ndarray) -> np.ndarray | None:
     """3D centre from outline points paired with their point reflection through it (None: no pairs).
@@ -295,19 +335,14 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
     """
     if u.size < 8:
         return None
-    from scipy.spatial import cKDTree  # scipy is only needed here; keep the module import light
-
     rays = intrinsics.rays(u, v)
     P = rays * (t / rowdot(rays, z))[:, None]
-    tree = cKDTree(np.stack([u, v], 1))
+    outline = OutlineLookup(u, v, MIRROR_TOL_PX)
     tol = max(0.002, AGREE_PX * float(np.median(t)) / math.sqrt(intrinsics.fx * intrinsics.fy))
 
     def midpoints(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(S, n, 3) midpoints of the pairs for S centres, and (S, n) which outline points found a partner."""
-        q = intrinsics.project(2.0 * C[:, None, :] - P[None])
-        dist, j = tree.query(q.reshape(-1, 2), distance_upper_bound=MIRROR_TOL_PX)
-        ok = np.isfinite(dist)
-        j[~ok] = 0  # no partner (j = n): any index, masked out by ok
+        ok, j = outline.nearest(intrinsics.project(2.0 * C[:, None, :] - P[None]).reshape(-1, 2))
         return 0.5 * (P[None] + P[j.reshape(len(C), -1)]), ok.reshape(len(C), -1)
 
     # starts around c0 (the footprint prior's range), from half its depth in front to its full depth behind.
@@ -322,11 +357,12 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
             break
         mid, ok = midpoints(C[idx])
         lost = ok.sum(axis=1) < 4
-        failed[idx[lost]] = True
-        active[idx[lost]] = False
-        idx, mid, ok = idx[~lost], mid[~lost], ok[~lost]
-        if idx.size == 0:
-            break
+        if lost.any():  # (rare: spare the copies otherwise)
+            failed[idx[lost]] = True
+            active[idx[lost]] = False
+            idx, mid, ok = idx[~lost], mid[~lost], ok[~lost]
+            if idx.size == 0:
+                break
         r = rowdot(mid, z)
         c, third = percentiles_of_rows(r, ok, [PAIR_PERCENTILE, 67.0])
         deep = ok & (r >= third[:, None])
@@ -347,24 +383,21 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
     return C[idx[int(np.argmax(score))]]
 
 
-def percentiles_of_rows(values: np.ndarray, valid: np.ndarray, qs: list[float]) -> list[np.ndarray]:
-    """For each q in ``qs``: ``np.percentile(values[i][valid[i]], q)`` of every row i, computed as NumPy does
-    (its default "linear" method, to the last bit) from one sort of the rows."""
+def percentiles_of_rows(values: np.ndarray, valid: np.ndarray, qs: list[float]) -> np.ndarray:
+    """``np.percentile(values[i][valid[i]], q)`` for each q in ``qs`` (rows of the result) and every row i
+    (columns), computed as NumPy does (its default "linear" method, to the last bit) from one sort of the rows,
+    all q at once."""
     s = np.sort(np.where(valid, values, np.inf), axis=1)
     n = valid.sum(axis=1)
+    vi = (n - 1) * (np.asarray(qs, dtype=np.float64)[:, None] / 100.0)  # the virtual indices, len(qs) x rows
+    at_end = vi >= n - 1
+    lo = np.where(at_end, n - 1, np.floor(vi).astype(np.intp))
+    hi = np.where(at_end, lo, lo + 1)
     rows = np.arange(len(s))
-    out = []
-    for q in qs:
-        vi = (n - 1) * (q / 100.0)  # the virtual index
-        lo = np.floor(vi).astype(np.intp)
-        at_end = vi >= n - 1
-        lo[at_end] = n[at_end] - 1
-        hi = np.where(at_end, lo, lo + 1)
-        a, b = s[rows, lo], s[rows, hi]
-        g = np.where(at_end, 0.0, vi - lo)
-        d = b - a
-        out.append(np.where(g >= 0.5, b - d * (1 - g), a + d * g))  # numpy's _lerp
-    return out
+    a, b = s[rows, lo], s[rows, hi]
+    g = np.where(at_end, 0.0, vi - lo)
+    d = b - a
+    return np.where(g >= 0.5, b - d * (1 - g), a + d * g)  # numpy's _lerp
 
 
 def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrinsics, z: np.ndarray,

@@ -132,10 +132,11 @@ def nanmedian_windows(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, size:
     ``pad=False`` when the windows lie inside ``img`` (a NaN border of size // 2 around the pixels): no copy.
     """
     r = size // 2
-    padded, p = (np.pad(img, r, constant_values=np.nan), r) if pad else (img, 0)
-    offs = np.arange(-r, r + 1)
-    win = padded[(rows[:, None, None] + p + offs[None, :, None]), (cols[:, None, None] + p + offs[None, None, :])]
-    win = np.sort(win.reshape(len(rows), -1), axis=1)
+    padded = np.pad(img, r, constant_values=np.nan) if pad else img
+    # window (i, j) of the view starts at padded pixel (i, j): the one centred on (row, col) is (row, col) - r + p
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size))
+    p = r if pad else 0
+    win = np.sort(windows[rows - r + p, cols - r + p].reshape(len(rows), -1), axis=1)
     k = np.isfinite(win).sum(axis=1)
     lo = np.take_along_axis(win, np.maximum((k - 1) // 2, 0)[:, None], axis=1)[:, 0]
     hi = np.take_along_axis(win, np.maximum(k // 2, 0)[:, None], axis=1)[:, 0]
@@ -245,8 +246,9 @@ def outline_ranges(sil: np.ndarray, timg: np.ndarray, r0: int, c0: int, intrinsi
     p = r if pad else 0
     padded = np.pad(timg, r, constant_values=np.nan) if pad else timg  # then no window is clipped
     offs = np.arange(-r, r + 1)
-    win = padded[rows[:, None, None] - r0 + p + offs[None, :, None], cols[:, None, None] - c0 + p + offs[None, None, :]]
-    win = win.reshape(len(rows), -1)
+    # one gather of whole windows (window (i, j) of the view starts at padded pixel (i, j))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1))
+    win = windows[rows - r0 - r + p, cols - c0 - r + p].reshape(len(rows), -1)
     dv, du = np.meshgrid(offs.astype(np.float64), offs.astype(np.float64), indexing="ij")
     du, dv = du.ravel(), dv.ravel()
     X = np.stack([np.ones_like(du), du, dv], axis=1)  # centred on the outline pixel: the constant is the value there

@@ -41,10 +41,12 @@ handle, a duck) break the symmetry model and are only as good as the bounds.
 Speed (a camera node calls this every frame): all per-pixel work runs on a crop around the object
 (:class:`~vipa_ros.geometry.crop.Crop`); the window medians are exact but only computed where they can change
 the result (:func:`despike`, :func:`front_range`); outline widths come from the silhouette's convex hull; the
-symmetric pairing iterates its starts together. Each of these gives the same result as the direct computation.
+symmetric pairing iterates its starts together and asks its k-d tree only about reflections that land near the
+outline (:class:`OutlineLookup`). Each of these gives the same result as the direct computation.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -245,17 +247,15 @@ def outline_ranges(sil: np.ndarray, timg: np.ndarray, r0: int, c0: int, intrinsi
     r = radius
     p = r if pad else 0
     padded = np.pad(timg, r, constant_values=np.nan) if pad else timg  # then no window is clipped
-    offs = np.arange(-r, r + 1)
     # one gather of whole windows (window (i, j) of the view starts at padded pixel (i, j))
     windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1))
     win = windows[rows - r0 - r + p, cols - c0 - r + p].reshape(len(rows), -1)
-    dv, du = np.meshgrid(offs.astype(np.float64), offs.astype(np.float64), indexing="ij")
-    du, dv = du.ravel(), dv.ravel()
-    X = np.stack([np.ones_like(du), du, dv], axis=1)  # centred on the outline pixel: the constant is the value there
-    wgt = np.isfinite(win).astype(np.float64)
-    y = np.where(wgt > 0, win, 0.0)
+    X, moments = _window_terms(r)
+    finite = np.isfinite(win)
+    wgt = finite.astype(np.float64)
+    y = np.where(finite, win, 0.0)
     # sums of the weights times 1, du, dv, du^2, dv^2, du dv over each window (exact: 0/1 times integers)
-    m = matmul_rows(wgt, np.stack([np.ones_like(du), du, dv, du * du, dv * dv, du * dv], axis=1))
+    m = matmul_rows(wgt, moments)
     n = m[:, 0]
     nn = np.maximum(n, 1.0)
     mu_u, mu_v = m[:, 1] / nn, m[:, 2] / nn
@@ -271,7 +271,7 @@ def outline_ranges(sil: np.ndarray, timg: np.ndarray, r0: int, c0: int, intrinsi
     # (one vectorised 3x3 determinant ratio instead of a LAPACK call per outline pixel)
     s0, su, sv, suu, svv, suv = (m[good, i] for i in range(6))
     s0, suu, svv = s0 + 1e-9, suu + 1e-9, svv + 1e-9
-    by, byu, byv = matmul_rows(y[good], X).T  # y is 0 where the weight is
+    by, byu, byv = matmul_rows(y if good.all() else y[good], X).T  # y is 0 where the weight is
     minor = svv * suu - suv * suv
     det = s0 * minor - su * (su * svv - suv * sv) + sv * (su * suv - suu * sv)
     t_out = (by * minor - su * (byu * svv - suv * byv) + sv * (byu * suv - suu * byv)) / det
@@ -320,6 +320,20 @@ class OutlineLookup:
         found[near[hit]] = True
         index[near[hit]] = j[hit]
         return found, index
+
+
+@functools.lru_cache(maxsize=None)
+def _window_terms(radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Over the offsets (du, dv) of a (2 radius + 1)^2 window, row-major: the plane's terms [1, du, dv] (centred
+    on the outline pixel: the constant is the value there) and the moments [1, du, dv, du^2, dv^2, du dv] of the
+    weights (cached, read-only)."""
+    offs = np.arange(-radius, radius + 1).astype(np.float64)
+    dv, du = np.meshgrid(offs, offs, indexing="ij")
+    du, dv = du.ravel(), dv.ravel()
+    terms = np.stack([np.ones_like(du), du, dv], axis=1)
+    moments = np.stack([np.ones_like(du), du, dv, du * du, dv * dv, du * dv], axis=1)
+    terms.flags.writeable = moments.flags.writeable = False
+    return terms, moments
 
 
 def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: CameraIntrinsics, c0: float,
@@ -426,8 +440,9 @@ def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrin
     iqr = max(q3 - q1, 0.002)
     keep = np.abs(r - 0.5 * (q1 + q3)) <= 0.5 * (q3 - q1) + 3.0 * iqr
     for _ in range(3):
-        centre = P[keep].mean(axis=0)
-        n = plane_normal(P[keep] - centre)
+        kept = P[keep]
+        centre = kept.mean(axis=0)
+        n = plane_normal(kept - centre)
         res = np.abs(rowdot(P - centre, n))
         keep = res <= max(3.0 * 1.4826 * float(np.median(res[keep])), 0.003)
     if keep.mean() < 0.6 or math.sqrt(float(np.mean(res[keep] ** 2))) > 0.005:

@@ -500,7 +500,7 @@ class SegmentNode(SelfActivatingNode):
         grasp = GraspParams.from_mapping(self._params(GRASP_PARAMETERS))
         encoding = depth_frame.msg.encoding.replace("mono16", "16UC1")
         limit = self._p("max_poses")
-        # the grasp pipeline needs the target's pose; each further one costs ~10 ms of CPU on the critical path
+        # the grasp pipeline needs the target's pose; each further one costs ~6 ms of CPU on the critical path
         poses = [estimate_grasp(inst.mask, depth, intrinsics, grasp, encoding=encoding)
                  if limit <= 0 or k < limit else GraspPose.invalid(f"not estimated (max_poses = {limit})")
                  for k, inst in enumerate(instances)]

@@ -20,6 +20,7 @@ from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import State, TransitionCallbackReturn
+from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data, qos_profile_system_default
 from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -77,7 +78,7 @@ def make_qos(name: str, depth: int) -> QoSProfile:
     raise ValueError(f"unknown QoS '{name}' (sensor_data | reliable | best_effort | system_default)")
 
 
-def _subscribed(publisher) -> bool:
+def _subscribed(publisher: Publisher) -> bool:
     return publisher.get_subscription_count() > 0
 
 
@@ -323,7 +324,7 @@ class SegmentNode(SelfActivatingNode):
         self.get_logger().info(response.message)
         return response
 
-    async def _on_segment(self, request: Segment.Request, response: Segment.Response):
+    async def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
         with self._lock:
             parsed = self._resolve_pronoun(parse_command(request.command))
         if parsed.error or not parsed.expression:

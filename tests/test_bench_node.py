@@ -23,6 +23,7 @@ def test_bench_node_prints_paced_and_camera_rows(tiny_weights, tmp_path):
     assert "paced (no queueing) | node overhead (end-to-end - model)" in table
     assert "camera 30 Hz" in table
     assert "node stage: 3d" in table
+    assert "node outputs with a subscriber (the others are not built): segmentation" in table
     overhead = next(line for line in table.splitlines() if "paced" in line and "node overhead" in line)
     median = float(overhead.split("|")[4])
     assert 0.0 < median < 10_000.0

@@ -15,6 +15,7 @@ pytest.importorskip("rclpy", reason="ROS 2 not installed: run `make setup`")
 
 import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
+from geometry_msgs.msg import PoseStamped  # noqa: E402
 from lifecycle_msgs.srv import GetState  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
@@ -281,6 +282,53 @@ def test_one_shot_segment_service_returns_the_frame_it_used(served):
     assert any(seg.header.stamp == h.stamp for h in headers)
     empty = client.call(client.segment, Segment.Request(command="  ", timeout_s=1.0))
     assert not empty.success and empty.message
+
+
+def test_waiting_one_shot_requests_block_no_other_callback(served):
+    """`~/segment` awaits its frame as a coroutine on the node's single executor thread: two requests wait at
+    once while another service answers, then each is served by a frame published after that answer."""
+    client, _ = served
+    futures = [client.segment.call_async(Segment.Request(command=c, timeout_s=60.0))
+               for c in ("find the red block", "find the blue block")]
+    assert client.call(client.set_command, SetCommand.Request(command="pick the blue cup")).success
+    headers = []
+    deadline = time.monotonic() + 30
+    while not all(f.done() for f in futures) and time.monotonic() < deadline:
+        headers.append(client.publish_frame())
+        spin_until(client.executor, lambda: all(f.done() for f in futures), 0.3)
+    replies = [f.result() for f in futures]
+    assert all(r is not None and r.success for r in replies), replies
+    assert {r.segmentation.expression for r in replies} == {"the red block", "the blue block"}
+    assert all(any(r.segmentation.header.stamp == h.stamp for h in headers) for r in replies)
+
+
+def test_one_shot_request_without_a_frame_fails_after_its_timeout(served):
+    client, _ = served
+    reply = client.call(client.segment, Segment.Request(command="find the red block", timeout_s=1.0))
+    assert not reply.success and reply.message == "no camera frame within 1.0 s", reply
+    client.serve_good_frame()
+
+
+def test_outputs_besides_segmentation_are_built_only_while_subscribed(served):
+    """Nobody subscribes to ~/target_pose at first: the node does not build it (diagnostics list the subscribed
+    outputs); once something subscribes, poses follow, stamped with their frame's header."""
+    client, _ = served
+
+    def subscribed(status) -> list[str]:
+        return dict((kv.key, kv.value) for kv in status.values).get("subscribed_outputs", "").split(", ")
+
+    outputs = client.diag_values(lambda s: "mask" in subscribed(s))["subscribed_outputs"].split(", ")
+    assert "segmentation" in outputs and "target_pose" not in outputs
+    poses: list[PoseStamped] = []
+    client.node.create_subscription(PoseStamped, "/vipa_a/vipa_segment/target_pose", poses.append,
+                                    QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE))
+    client.diag_values(lambda s: "target_pose" in subscribed(s))
+    for _ in range(20):
+        seg = client.serve_good_frame()
+        if seg.instances and seg.instances[0].has_pose:
+            break
+    assert seg.instances[0].has_pose
+    assert spin_until(client.executor, lambda: any(p.header.stamp == seg.header.stamp for p in poses), 10.0)
 
 
 def test_enable_service_pauses_inference(served):

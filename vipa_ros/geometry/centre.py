@@ -41,10 +41,12 @@ handle, a duck) break the symmetry model and are only as good as the bounds.
 Speed (a camera node calls this every frame): all per-pixel work runs on a crop around the object
 (:class:`~vipa_ros.geometry.crop.Crop`); the window medians are exact but only computed where they can change
 the result (:func:`despike`, :func:`front_range`); outline widths come from the silhouette's convex hull; the
-symmetric pairing iterates its starts together. Each of these gives the same result as the direct computation.
+symmetric pairing iterates its starts together and asks its k-d tree only about reflections that land near the
+outline (:class:`OutlineLookup`). Each of these gives the same result as the direct computation.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -132,10 +134,11 @@ def nanmedian_windows(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, size:
     ``pad=False`` when the windows lie inside ``img`` (a NaN border of size // 2 around the pixels): no copy.
     """
     r = size // 2
-    padded, p = (np.pad(img, r, constant_values=np.nan), r) if pad else (img, 0)
-    offs = np.arange(-r, r + 1)
-    win = padded[(rows[:, None, None] + p + offs[None, :, None]), (cols[:, None, None] + p + offs[None, None, :])]
-    win = np.sort(win.reshape(len(rows), -1), axis=1)
+    padded = np.pad(img, r, constant_values=np.nan) if pad else img
+    # window (i, j) of the view starts at padded pixel (i, j): the one centred on (row, col) is (row, col) - r + p
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size))
+    p = r if pad else 0
+    win = np.sort(windows[rows - r + p, cols - r + p].reshape(len(rows), -1), axis=1)
     k = np.isfinite(win).sum(axis=1)
     lo = np.take_along_axis(win, np.maximum((k - 1) // 2, 0)[:, None], axis=1)[:, 0]
     hi = np.take_along_axis(win, np.maximum(k // 2, 0)[:, None], axis=1)[:, 0]
@@ -244,16 +247,15 @@ def outline_ranges(sil: np.ndarray, timg: np.ndarray, r0: int, c0: int, intrinsi
     r = radius
     p = r if pad else 0
     padded = np.pad(timg, r, constant_values=np.nan) if pad else timg  # then no window is clipped
-    offs = np.arange(-r, r + 1)
-    win = padded[rows[:, None, None] - r0 + p + offs[None, :, None], cols[:, None, None] - c0 + p + offs[None, None, :]]
-    win = win.reshape(len(rows), -1)
-    dv, du = np.meshgrid(offs.astype(np.float64), offs.astype(np.float64), indexing="ij")
-    du, dv = du.ravel(), dv.ravel()
-    X = np.stack([np.ones_like(du), du, dv], axis=1)  # centred on the outline pixel: the constant is the value there
-    wgt = np.isfinite(win).astype(np.float64)
-    y = np.where(wgt > 0, win, 0.0)
+    # one gather of whole windows (window (i, j) of the view starts at padded pixel (i, j))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1))
+    win = windows[rows - r0 - r + p, cols - c0 - r + p].reshape(len(rows), -1)
+    X, moments = _window_terms(r)
+    finite = np.isfinite(win)
+    wgt = finite.astype(np.float64)
+    y = np.where(finite, win, 0.0)
     # sums of the weights times 1, du, dv, du^2, dv^2, du dv over each window (exact: 0/1 times integers)
-    m = matmul_rows(wgt, np.stack([np.ones_like(du), du, dv, du * du, dv * dv, du * dv], axis=1))
+    m = matmul_rows(wgt, moments)
     n = m[:, 0]
     nn = np.maximum(n, 1.0)
     mu_u, mu_v = m[:, 1] / nn, m[:, 2] / nn
@@ -269,7 +271,7 @@ def outline_ranges(sil: np.ndarray, timg: np.ndarray, r0: int, c0: int, intrinsi
     # (one vectorised 3x3 determinant ratio instead of a LAPACK call per outline pixel)
     s0, su, sv, suu, svv, suv = (m[good, i] for i in range(6))
     s0, suu, svv = s0 + 1e-9, suu + 1e-9, svv + 1e-9
-    by, byu, byv = matmul_rows(y[good], X).T  # y is 0 where the weight is
+    by, byu, byv = matmul_rows(y if good.all() else y[good], X).T  # y is 0 where the weight is
     minor = svv * suu - suv * suv
     det = s0 * minor - su * (su * svv - suv * sv) + sv * (su * suv - suu * sv)
     t_out = (by * minor - su * (byu * svv - suv * byv) + sv * (byu * suv - suu * byv)) / det
@@ -278,6 +280,60 @@ def outline_ranges(sil: np.ndarray, timg: np.ndarray, r0: int, c0: int, intrinsi
     lim = MAX_SLOPE * t_mean / math.sqrt(intrinsics.fx * intrinsics.fy) * np.hypot(mu_u[good], mu_v[good])
     t_out = np.clip(t_out, t_mean - lim, t_mean + lim)
     return cols[good].astype(np.float64), rows[good].astype(np.float64), t_out
+
+
+class OutlineLookup:
+    """Nearest outline pixel within ``tol`` pixels of query points (``scipy.spatial.cKDTree.query`` with
+    ``distance_upper_bound=tol``, the same answers).
+
+    About half the queries of the symmetric pairing land far from the outline, and the k-d tree spends almost
+    as long on those as on the others; a dilated occupancy grid of the (integer) outline pixels answers them
+    first. Every pixel less than ``tol`` from a point q lies in the 2R x 2R window (R = ceil(tol)) of pixels
+    floor(q) - R + 1 ... floor(q) + R, so a point whose window holds no outline pixel has no partner.
+    """
+
+    def __init__(self, u: np.ndarray, v: np.ndarray, tol: float) -> None:
+        from scipy.spatial import cKDTree  # scipy is only needed here; keep the module import light
+
+        self._tree = cKDTree(np.stack([u, v], 1))
+        self._tol = tol
+        r = math.ceil(tol)
+        ui, vi = u.astype(np.intp), v.astype(np.intp)
+        self._u0, self._v0 = int(ui.min()) - r, int(vi.min()) - r  # grid cell (0, 0), a window's floor(q)
+        occupied = np.zeros((int(vi.max()) - self._v0 + r + 1, int(ui.max()) - self._u0 + r + 1), np.uint8)
+        occupied[vi - self._v0, ui - self._u0] = 1
+        self._near = cv2.dilate(occupied, np.ones((2 * r, 2 * r), np.uint8), anchor=(r - 1, r - 1),
+                                borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+
+    def nearest(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found, index) for N x 2 points (u, v): whether an outline pixel lies within ``tol``, and the
+        nearest one's index (0 where none does)."""
+        a = np.floor(q[:, 0]) - self._u0
+        b = np.floor(q[:, 1]) - self._v0
+        h, w = self._near.shape
+        inside = np.flatnonzero((a >= 0) & (a < w) & (b >= 0) & (b < h))  # NaN compares False
+        near = inside[self._near[b[inside].astype(np.intp), a[inside].astype(np.intp)]]
+        dist, j = self._tree.query(q[near], distance_upper_bound=self._tol)
+        hit = np.isfinite(dist)
+        found = np.zeros(len(q), dtype=bool)
+        index = np.zeros(len(q), dtype=np.intp)
+        found[near[hit]] = True
+        index[near[hit]] = j[hit]
+        return found, index
+
+
+@functools.lru_cache(maxsize=None)
+def _window_terms(radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Over the offsets (du, dv) of a (2 radius + 1)^2 window, row-major: the plane's terms [1, du, dv] (centred
+    on the outline pixel: the constant is the value there) and the moments [1, du, dv, du^2, dv^2, du dv] of the
+    weights (cached, read-only)."""
+    offs = np.arange(-radius, radius + 1).astype(np.float64)
+    dv, du = np.meshgrid(offs, offs, indexing="ij")
+    du, dv = du.ravel(), dv.ravel()
+    terms = np.stack([np.ones_like(du), du, dv], axis=1)
+    moments = np.stack([np.ones_like(du), du, dv, du * du, dv * dv, du * dv], axis=1)
+    terms.flags.writeable = moments.flags.writeable = False
+    return terms, moments
 
 
 def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: CameraIntrinsics, c0: float,
@@ -295,19 +351,14 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
     """
     if u.size < 8:
         return None
-    from scipy.spatial import cKDTree  # scipy is only needed here; keep the module import light
-
     rays = intrinsics.rays(u, v)
     P = rays * (t / rowdot(rays, z))[:, None]
-    tree = cKDTree(np.stack([u, v], 1))
+    outline = OutlineLookup(u, v, MIRROR_TOL_PX)
     tol = max(0.002, AGREE_PX * float(np.median(t)) / math.sqrt(intrinsics.fx * intrinsics.fy))
 
     def midpoints(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(S, n, 3) midpoints of the pairs for S centres, and (S, n) which outline points found a partner."""
-        q = intrinsics.project(2.0 * C[:, None, :] - P[None])
-        dist, j = tree.query(q.reshape(-1, 2), distance_upper_bound=MIRROR_TOL_PX)
-        ok = np.isfinite(dist)
-        j[~ok] = 0  # no partner (j = n): any index, masked out by ok
+        ok, j = outline.nearest(intrinsics.project(2.0 * C[:, None, :] - P[None]).reshape(-1, 2))
         return 0.5 * (P[None] + P[j.reshape(len(C), -1)]), ok.reshape(len(C), -1)
 
     # starts around c0 (the footprint prior's range), from half its depth in front to its full depth behind.
@@ -322,11 +373,12 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
             break
         mid, ok = midpoints(C[idx])
         lost = ok.sum(axis=1) < 4
-        failed[idx[lost]] = True
-        active[idx[lost]] = False
-        idx, mid, ok = idx[~lost], mid[~lost], ok[~lost]
-        if idx.size == 0:
-            break
+        if lost.any():  # (rare: spare the copies otherwise)
+            failed[idx[lost]] = True
+            active[idx[lost]] = False
+            idx, mid, ok = idx[~lost], mid[~lost], ok[~lost]
+            if idx.size == 0:
+                break
         r = rowdot(mid, z)
         c, third = percentiles_of_rows(r, ok, [PAIR_PERCENTILE, 67.0])
         deep = ok & (r >= third[:, None])
@@ -347,24 +399,21 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
     return C[idx[int(np.argmax(score))]]
 
 
-def percentiles_of_rows(values: np.ndarray, valid: np.ndarray, qs: list[float]) -> list[np.ndarray]:
-    """For each q in ``qs``: ``np.percentile(values[i][valid[i]], q)`` of every row i, computed as NumPy does
-    (its default "linear" method, to the last bit) from one sort of the rows."""
+def percentiles_of_rows(values: np.ndarray, valid: np.ndarray, qs: list[float]) -> np.ndarray:
+    """``np.percentile(values[i][valid[i]], q)`` for each q in ``qs`` (rows of the result) and every row i
+    (columns), computed as NumPy does (its default "linear" method, to the last bit) from one sort of the rows,
+    all q at once."""
     s = np.sort(np.where(valid, values, np.inf), axis=1)
     n = valid.sum(axis=1)
+    vi = (n - 1) * (np.asarray(qs, dtype=np.float64)[:, None] / 100.0)  # the virtual indices, len(qs) x rows
+    at_end = vi >= n - 1
+    lo = np.where(at_end, n - 1, np.floor(vi).astype(np.intp))
+    hi = np.where(at_end, lo, lo + 1)
     rows = np.arange(len(s))
-    out = []
-    for q in qs:
-        vi = (n - 1) * (q / 100.0)  # the virtual index
-        lo = np.floor(vi).astype(np.intp)
-        at_end = vi >= n - 1
-        lo[at_end] = n[at_end] - 1
-        hi = np.where(at_end, lo, lo + 1)
-        a, b = s[rows, lo], s[rows, hi]
-        g = np.where(at_end, 0.0, vi - lo)
-        d = b - a
-        out.append(np.where(g >= 0.5, b - d * (1 - g), a + d * g))  # numpy's _lerp
-    return out
+    a, b = s[rows, lo], s[rows, hi]
+    g = np.where(at_end, 0.0, vi - lo)
+    d = b - a
+    return np.where(g >= 0.5, b - d * (1 - g), a + d * g)  # numpy's _lerp
 
 
 def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrinsics, z: np.ndarray,
@@ -391,8 +440,9 @@ def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrin
     iqr = max(q3 - q1, 0.002)
     keep = np.abs(r - 0.5 * (q1 + q3)) <= 0.5 * (q3 - q1) + 3.0 * iqr
     for _ in range(3):
-        centre = P[keep].mean(axis=0)
-        n = plane_normal(P[keep] - centre)
+        kept = P[keep]
+        centre = kept.mean(axis=0)
+        n = plane_normal(kept - centre)
         res = np.abs(rowdot(P - centre, n))
         keep = res <= max(3.0 * 1.4826 * float(np.median(res[keep])), 0.003)
     if keep.mean() < 0.6 or math.sqrt(float(np.mean(res[keep] ** 2))) > 0.005:

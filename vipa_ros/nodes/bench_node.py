@@ -11,7 +11,9 @@ scene, real MuJoCo depth and intrinsics) in two phases:
   frames are dropped as stale, by design.
 
 The node reports its model time in Segmentation.inference_ms and its per-stage medians in /diagnostics; both are
-printed with the peak memory (RSS) of the node process, as a Markdown table with the hardware named.
+printed with the peak memory (RSS) of the node process, as a Markdown table with the hardware named. Only
+~/segmentation is subscribed here: the node builds its other outputs (masks, markers, poses) only for
+subscribers, and the table says which outputs had one.
 """
 from __future__ import annotations
 
@@ -195,10 +197,11 @@ def _table(args, phases, peak_mb: float, hw: str, lost: int) -> str:
             return "- | -"
         return f"{statistics.median(values):.1f} | {float(np.percentile(values, 90)):.1f}"
 
+    subscribed = phases["paced"][1].get("subscribed_outputs", "?")
     lines = [f"vipa bench-node, {time.strftime('%Y-%m-%d')}, {hw}",
              f"{args.model} ({args.backend}, {args.device}), 640x480 RGB-D tabletop frame (scene {SCENE[0]}/"
              f"{SCENE[1]}), command '{COMMAND}'; node peak RSS {peak_mb:.0f} MB; paced frames lost by DDS and resent: "
-             f"{lost}", "",
+             f"{lost}; node outputs with a subscriber (the others are not built): {subscribed}", "",
              "| phase | measure | median ms | p90 ms |", "|---|---|---|---|"]
     for name, (results, diag, rate) in phases.items():
         label = "paced (no queueing)" if name == "paced" else f"camera {args.rate:g} Hz ({rate:.1f} Hz served)"

@@ -63,7 +63,7 @@ class Client:
 
     def wait_active(self, proc) -> None:
         assert spin_until(self.executor, lambda: self.audio.get_subscription_count() > 0, 60.0), proc.log()
-        assert spin_until(self.executor, lambda: self.state() == "active", 60.0), proc.log()
+        assert spin_until(self.executor, lambda: self.state() == "active", 180.0), proc.log()
 
     def say(self, samples: np.ndarray, timeout: float = 60.0, **kwargs) -> dict:
         """Publish one utterance; return its transcript record once it arrives."""

@@ -400,7 +400,7 @@ class Demo:
 
         if not self.get_state.service_is_ready():
             return "starting"
-        # get_state answers only once the node has finished configuring (loading the model)
+        # "configuring" while the model loads (autostart runs it beside the executor), then "active"
         return self._call(self.get_state, GetState.Request(), timeout).current_state.label
 
     # --- the demo -----------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 before they are configured."""
 from __future__ import annotations
 
+import threading
+
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.lifecycle import Node as LifecycleNode
@@ -24,6 +26,12 @@ class SelfActivatingNode(LifecycleNode):
     def _autostart(self) -> None:
         self._autostart_timer.cancel()
         self.destroy_timer(self._autostart_timer)
+        # Configuring loads a model (seconds; minutes for a TensorRT engine build): off the executor thread, so a
+        # single-threaded executor keeps answering get_state and publishing diagnostics meanwhile.
+        threading.Thread(target=self._configure_and_activate, name=f"{self.get_name()}_autostart",
+                         daemon=True).start()
+
+    def _configure_and_activate(self) -> None:
         if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 

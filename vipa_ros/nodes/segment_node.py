@@ -130,6 +130,7 @@ class SegmentNode(SelfActivatingNode):
             self.declare_parameter(name, default, descriptor)
         self._segmenter = None
         self._configure_error = ""
+        self._configuring_since: float | None = None  # time.monotonic() while on_configure loads the model
         self._color = LatestFrameSlot()
         self._depth = DepthBuffer()
         self._camera_info: CameraInfo | None = None
@@ -160,16 +161,19 @@ class SegmentNode(SelfActivatingNode):
         from vipa_ros.runtime.segmenter import ModelLoadError, Segmenter, SegmenterConfig
 
         p = self._params(MODEL_PARAMETERS)
+        self._configuring_since = time.monotonic()
         config = SegmenterConfig(model=p["model"], weights=p["weights"], backend=p["backend"], device=p["device"],
                                  precision=p["precision"], onnx_providers=[x for x in p["onnx_providers"] if x],
                                  engine_cache_dir=p["engine_cache_dir"])
         try:
             self._segmenter = Segmenter(config)
         except (ModelLoadError, RuntimeError, ValueError, OSError) as exc:
+            self._configuring_since = None
             self._configure_error = f"configure failed, node stays unconfigured: {exc}"
             self._error(self._configure_error)
             return TransitionCallbackReturn.FAILURE
         self._configure_error = ""
+        self._configuring_since = None
         info = self._segmenter.info
         self.get_logger().info(
             f"VIPA loaded: model={info['model']} backend={info['backend']} device={info['device']} "
@@ -580,6 +584,9 @@ class SegmentNode(SelfActivatingNode):
         elif silent:
             status.level, status.message = DiagnosticStatus.WARN, silent
             self.get_logger().warning(silent, throttle_duration_sec=30.0)
+        elif self._segmenter is None and self._configuring_since is not None:
+            status.level = DiagnosticStatus.OK
+            status.message = f"configuring: loading the model ({time.monotonic() - self._configuring_since:.0f} s)"
         elif self._segmenter is None:
             status.level = DiagnosticStatus.ERROR
             status.message = self._configure_error or "not configured (model not loaded)"

@@ -78,20 +78,16 @@ def shipped_vipa_s():
 
 
 @pytest.fixture(scope="session")
-def trained_vipa_s():
+def trained_vipa_s(shipped_vipa_s):
     """Path of the shipped vipa_s weights, skipping (with the measured accuracy as the reason) while the shipped
     checkpoint is still a partial training run below TRAINED_MIOU_BAR."""
-    from vipa_ros import resources
     from vipa_ros.model.checkpoint import checkpoint_extra
 
-    path = resources.weights_path("vipa_s.safetensors")
-    if not path.is_file():
-        pytest.skip(f"no vipa_s weights shipped ({path})")
-    miou = float(checkpoint_extra(path).get("test_mIoU", 0.0))
+    miou = float(checkpoint_extra(shipped_vipa_s).get("test_mIoU", 0.0))
     if miou < TRAINED_MIOU_BAR:
         pytest.skip(f"shipped vipa_s is a partial training run (test mIoU {miou:.3f} < {TRAINED_MIOU_BAR}); "
                     "these checks run once the trained weights land")
-    return path
+    return shipped_vipa_s
 
 
 @pytest.fixture(scope="session")

@@ -83,6 +83,10 @@ class Client:
     def state(self) -> str:
         return self.call(self.get_state, GetState.Request(), timeout=120.0).current_state.label
 
+    def wait_active(self, proc: NodeProcess, timeout: float = 180.0) -> None:
+        assert spin_until(self.executor, self.get_state.service_is_ready, 60.0), proc.log()
+        assert spin_until(self.executor, lambda: self.state() == "active", timeout), proc.log()
+
     def settled_state(self, timeout: float = 300.0) -> str:
         """The lifecycle state once no transition runs (autostart loads the model beside the executor)."""
         deadline = time.monotonic() + timeout
@@ -161,8 +165,7 @@ def served(tmp_path_factory, tiny_weights):
     proc = start(tmp, tiny_weights, "/vipa_a", default_command="pick the blue cup")
     client = Client(context, "/vipa_a")
     try:
-        assert spin_until(client.executor, lambda: client.get_state.service_is_ready(), 60.0), proc.log()
-        assert spin_until(client.executor, lambda: client.state() == "active", 180.0), proc.log()
+        client.wait_active(proc)
         yield client, proc
     finally:
         client.close()
@@ -369,8 +372,7 @@ def test_missing_camera_info_gives_masks_without_poses_until_it_arrives(tmp_path
     proc = start(tmp_path, tiny_weights, "/vipa_noinfo", default_command="pick the blue cup")
     client = Client(ros_context, "/vipa_noinfo")
     try:
-        assert spin_until(client.executor, lambda: client.get_state.service_is_ready(), 60.0), proc.log()
-        assert spin_until(client.executor, lambda: client.state() == "active", 180.0), proc.log()
+        client.wait_active(proc)
         seg = None
         for _ in range(20):
             header = client.publish_frame(info=False)
@@ -403,8 +405,7 @@ def test_compressed_transport_survives_corrupt_jpeg(tmp_path, tiny_weights, ros_
     proc = start(tmp_path, tiny_weights, "/vipa_c", image_transport="compressed", default_command="the red block")
     client = Client(ros_context, "/vipa_c")
     try:
-        assert spin_until(client.executor, lambda: client.get_state.service_is_ready(), 60.0), proc.log()
-        assert spin_until(client.executor, lambda: client.state() == "active", 180.0), proc.log()
+        client.wait_active(proc)
         rgb, depth = scene()
         header = Image().header
         header.frame_id = "camera_color_optical_frame"
@@ -447,7 +448,7 @@ def test_a_silent_camera_topic_is_reported_with_its_likely_cause(tmp_path, tiny_
         assert spin_until(executor, lambda: message_with("nobody publishes it"), 120.0), proc.log()
         assert "no image on '/vipa_silent/image'" in proc.log()
         client = Client(ros_context, "/vipa_silent")  # a publisher on the topic, not publishing yet
-        assert spin_until(client.executor, lambda: client.state() == "active", 180.0), proc.log()
+        client.wait_active(proc)
         values = client.diag_values(lambda s: "1 publisher(s) exist" in s.message)
         assert values["_level"] == DiagnosticStatus.WARN and values["image_age_s"] == "never"
         client.serve_good_frame()

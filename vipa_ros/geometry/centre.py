@@ -41,8 +41,9 @@ handle, a duck) break the symmetry model and are only as good as the bounds.
 Speed (a camera node calls this every frame): all per-pixel work runs on a crop around the object
 (:class:`~vipa_ros.geometry.crop.Crop`); the window medians are exact but only computed where they can change
 the result (:func:`despike`, :func:`front_range`); outline widths come from the silhouette's convex hull; the
-symmetric pairing iterates its starts together and asks its k-d tree only about reflections that land near the
-outline (:class:`OutlineLookup`). Each of these gives the same result as the direct computation.
+symmetric pairing iterates its starts together and finds partners in a nearest-outline-pixel table
+(:class:`OutlineLookup`). Each of these gives the same result as the direct computation, except the table,
+which in rare near-ties picks a partner up to 0.2 px farther than the nearest one.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ import numpy as np
 
 from .crop import Crop, disc, square
 from .intrinsics import CameraIntrinsics
-from .products import gram, matmul_rows, rowdot
+from .products import gram, matmul_rows, median, percentiles, rowdot
 
 # A range more than this many pixel widths from its 5x5 median is a spike (dropped before the plane fits).
 SPIKE_TOL_PX = 8.0
@@ -90,7 +91,7 @@ class CentreEstimate:
 
 
 def unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v)
+    return v / math.sqrt(float(v @ v))  # np.linalg.norm's arithmetic
 
 
 def context_margin(erode_px: int) -> int:
@@ -283,42 +284,50 @@ def outline_ranges(sil: np.ndarray, timg: np.ndarray, r0: int, c0: int, intrinsi
 
 
 class OutlineLookup:
-    """Nearest outline pixel within ``tol`` pixels of query points (``scipy.spatial.cKDTree.query`` with
-    ``distance_upper_bound=tol``, the same answers).
+    """Nearest outline pixel within ``tol`` pixels of query points, from a table over the pixel grid.
 
-    About half the queries of the symmetric pairing land far from the outline, and the k-d tree spends almost
-    as long on those as on the others; a dilated occupancy grid of the (integer) outline pixels answers them
-    first. Every pixel less than ``tol`` from a point q lies in the 2R x 2R window (R = ceil(tol)) of pixels
-    floor(q) - R + 1 ... floor(q) + R, so a point whose window holds no outline pixel has no partner.
+    The symmetric pairing asks about ~1500 points per iteration, which a table answers several times faster
+    than the k-d tree it replaced. The table holds, for every pixel of the outline's bounding box widened by
+    ``tol`` + 2, the outline pixel nearest to it (OpenCV's distance transform with pixel labels). A query
+    takes the nearest of the entries of the four pixels around it: that is its own nearest outline pixel
+    except in rare near-ties (0.1 % of queries in tests, never more than 0.2 px farther than the nearest).
+    Found means the chosen pixel lies within ``tol`` of the query.
     """
 
     def __init__(self, u: np.ndarray, v: np.ndarray, tol: float) -> None:
-        from scipy.spatial import cKDTree  # scipy is only needed here; keep the module import light
-
-        self._tree = cKDTree(np.stack([u, v], 1))
-        self._tol = tol
-        r = math.ceil(tol)
-        ui, vi = u.astype(np.intp), v.astype(np.intp)
-        self._u0, self._v0 = int(ui.min()) - r, int(vi.min()) - r  # grid cell (0, 0), a window's floor(q)
-        occupied = np.zeros((int(vi.max()) - self._v0 + r + 1, int(ui.max()) - self._u0 + r + 1), np.uint8)
-        occupied[vi - self._v0, ui - self._u0] = 1
-        self._near = cv2.dilate(occupied, np.ones((2 * r, 2 * r), np.uint8), anchor=(r - 1, r - 1),
-                                borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+        self._u, self._v = u, v
+        self._tol2 = tol * tol
+        r = math.ceil(tol) + 2
+        ui, vi = u.astype(np.intp), v.astype(np.intp)  # outline pixels are integers
+        self._u0, self._v0 = int(ui.min()) - r, int(vi.min()) - r  # table pixel (0, 0)
+        free = np.ones((int(vi.max()) - self._v0 + r + 1, int(ui.max()) - self._u0 + r + 1), np.uint8)
+        free[vi - self._v0, ui - self._u0] = 0
+        _, labels = cv2.distanceTransformWithLabels(free, cv2.DIST_L2, cv2.DIST_MASK_5,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+        # DIST_LABEL_PIXEL numbers the zero pixels 1, 2, ... in row-major order: map those labels to indices
+        order = np.zeros(free.shape, np.intp)
+        order[vi - self._v0, ui - self._u0] = np.arange(len(u))
+        self._index = np.concatenate([[0], order[free == 0]])[labels]
 
     def nearest(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(found, index) for N x 2 points (u, v): whether an outline pixel lies within ``tol``, and the
         nearest one's index (0 where none does)."""
+        h, w = self._index.shape
         a = np.floor(q[:, 0]) - self._u0
         b = np.floor(q[:, 1]) - self._v0
-        h, w = self._near.shape
-        inside = np.flatnonzero((a >= 0) & (a < w) & (b >= 0) & (b < h))  # NaN compares False
-        near = inside[self._near[b[inside].astype(np.intp), a[inside].astype(np.intp)]]
-        dist, j = self._tree.query(q[near], distance_upper_bound=self._tol)
-        hit = np.isfinite(dist)
+        inside = np.flatnonzero((a >= 0) & (a < w - 1) & (b >= 0) & (b < h - 1))  # NaN compares False
+        a, b = a[inside].astype(np.intp), b[inside].astype(np.intp)
+        table = self._index
+        candidates = np.stack([table[b, a], table[b, a + 1], table[b + 1, a], table[b + 1, a + 1]], axis=1)
+        qi = q[inside]
+        d2 = (self._u[candidates] - qi[:, :1]) ** 2 + (self._v[candidates] - qi[:, 1:]) ** 2
+        best = np.argmin(d2, axis=1)
+        rows = np.arange(len(inside))
+        hit = d2[rows, best] < self._tol2
         found = np.zeros(len(q), dtype=bool)
         index = np.zeros(len(q), dtype=np.intp)
-        found[near[hit]] = True
-        index[near[hit]] = j[hit]
+        found[inside[hit]] = True
+        index[inside[hit]] = candidates[rows, best][hit]
         return found, index
 
 
@@ -354,7 +363,7 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
     rays = intrinsics.rays(u, v)
     P = rays * (t / rowdot(rays, z))[:, None]
     outline = OutlineLookup(u, v, MIRROR_TOL_PX)
-    tol = max(0.002, AGREE_PX * float(np.median(t)) / math.sqrt(intrinsics.fx * intrinsics.fy))
+    tol = max(0.002, AGREE_PX * median(t) / math.sqrt(intrinsics.fx * intrinsics.fy))
 
     def midpoints(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(S, n, 3) midpoints of the pairs for S centres, and (S, n) which outline points found a partner."""
@@ -436,7 +445,7 @@ def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrin
     P = intrinsics.backproject(cols + origin[1], rows + origin[0], depth_m[rows, cols])
     # spikes would tilt the first least-squares fit: start from the points within Tukey's fences of range
     r = rowdot(P, z)
-    q1, q3 = np.percentile(r, [25.0, 75.0])
+    q1, q3 = percentiles(r, [25.0, 75.0])
     iqr = max(q3 - q1, 0.002)
     keep = np.abs(r - 0.5 * (q1 + q3)) <= 0.5 * (q3 - q1) + 3.0 * iqr
     for _ in range(3):
@@ -444,7 +453,7 @@ def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrin
         centre = kept.mean(axis=0)
         n = plane_normal(kept - centre)
         res = np.abs(rowdot(P - centre, n))
-        keep = res <= max(3.0 * 1.4826 * float(np.median(res[keep])), 0.003)
+        keep = res <= max(3.0 * 1.4826 * median(res[keep]), 0.003)
     if keep.mean() < 0.6 or math.sqrt(float(np.mean(res[keep] ** 2))) > 0.005:
         return None  # not one plane: clutter, the table's edge, a wall and a table
     n = -n if n @ z > 0 else n
@@ -469,13 +478,13 @@ def centre_on_support(pts: np.ndarray, p0: np.ndarray, n: np.ndarray, max_height
     (the object is held, or stands on something unseen).
     """
     h = rowdot(pts - p0, n)
-    h_max = float(np.percentile(h, 98.0))
+    h_max = percentiles(h, [98.0])[0]
     if not 0.0 < h_max <= max_height:
         return None
     top = h >= h_max - SUPPORT_TOP_TOL
     top_centre = pts[top].mean(axis=0)
     foot = top_centre - ((top_centre - p0) @ n) * n
-    return foot + 0.5 * float(np.median(h[top])) * n
+    return foot + 0.5 * median(h[top]) * n
 
 
 def estimate_centre(pts: np.ndarray, pix: np.ndarray, sil: np.ndarray, intrinsics: CameraIntrinsics,
@@ -502,7 +511,7 @@ def centre_in_crop(pts: np.ndarray, pix: np.ndarray, sil: Silhouette, intrinsics
     # range image along the ray over the box holding the silhouette and the points, with a NaN border as wide
     # as the widest window used on it (so none needs padding)
     t = rowdot(pts, z)
-    t_median = float(np.median(t))
+    t_median = median(t)
     radius = max(4, erode_px + 3)  # of the outline plane fits
     srows, scols = np.flatnonzero(sil.mask.any(axis=1)), np.flatnonzero(sil.mask.any(axis=0))
     r0 = int(min(srows[0] + sil.crop.r0, pix[:, 0].min())) - radius

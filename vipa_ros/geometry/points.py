@@ -21,6 +21,8 @@ import numpy as np
 
 from .crop import Crop, disc
 from .intrinsics import CameraIntrinsics
+from .products import median, percentiles
+
 
 @dataclass
 class TargetPoints:
@@ -68,15 +70,15 @@ def reject_outliers(points: np.ndarray, k: float = 3.0, floor_m: float = 0.01) -
     if n < 5:
         return keep, {"depth": 0, "distance": 0}
     z = points[:, 2]
-    q1, q3 = np.percentile(z, [25.0, 75.0])
+    q1, q3 = percentiles(z, [25.0, 75.0])
     lo, hi = q1 - k * (q3 - q1), q3 + k * (q3 - q1)  # Tukey's fences
     keep &= (z >= min(lo, q1 - floor_m)) & (z <= max(hi, q3 + floor_m))
     n_depth = int(n - keep.sum())
     if keep.sum() >= 5:
         p = points[keep] if n_depth else points
-        d = p - np.median(p, axis=0)
+        d = p - median(p, axis=0)
         dist = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2])  # np.linalg.norm, faster
-        q1, q3 = np.percentile(dist, [25.0, 75.0])
+        q1, q3 = percentiles(dist, [25.0, 75.0])
         far = dist > max(q3 + k * (q3 - q1), q3 + floor_m)
         keep[np.flatnonzero(keep)[far]] = False
     return keep, {"depth": n_depth, "distance": int(n - keep.sum()) - n_depth}

@@ -27,7 +27,7 @@ from .crop import Crop, square
 from .depth import decode_depth
 from .intrinsics import CameraIntrinsics
 from .points import TargetPoints, target_points_in_crop
-from .products import gram
+from .products import cross3, gram
 from .transforms import make_transform, quaternion_from_matrix, transform_points
 
 ORIENTATIONS = ("pca", "camera")
@@ -190,7 +190,7 @@ def _plane_basis(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Orthonormal (x, y) spanning the plane perpendicular to z; x = the camera's x projected on it."""
     ex = _vec(1, 0, 0) - z[0] * z
     x = unit(ex) if np.linalg.norm(ex) > 1e-6 else unit(_vec(0, 1, 0) - z[1] * z)
-    return x, np.cross(z, x)
+    return x, cross3(z, x)
 
 
 def _covariance(pts: np.ndarray) -> np.ndarray | None:
@@ -209,7 +209,7 @@ def _axes(cov: np.ndarray | None, z: np.ndarray, orientation: str) -> tuple[np.n
     B = np.stack([bx, by], axis=1)
     evals, evecs = np.linalg.eigh(B.T @ cov @ B if cov is not None else np.eye(2))  # covariance of the projections
     major = unit(evecs[0, 1] * bx + evecs[1, 1] * by)  # eigh sorts ascending: the last is the largest
-    minor = np.cross(z, major)
+    minor = cross3(z, major)
     if orientation == "camera":
         return major, minor, bx, "camera"
     if evals[1] <= 0 or evals[0] / evals[1] > ISOTROPIC_RATIO:
@@ -254,7 +254,7 @@ def _fit_in_crop(target: TargetPoints, crop: Crop, mask: np.ndarray, intrinsics:
     z = unit(position)
     _, _, x, source = _axes(cov, z, orientation)
     x = x * _image_direction_sign(x, position)
-    y = np.cross(z, x)  # right-handed by construction
+    y = cross3(z, x)  # right-handed by construction
     R = np.stack([x, y, z], axis=1)
     c = float(np.linalg.norm(position))
     ex, ey = outline_widths(sil.hull_rays(intrinsics), z, c, [x, y], c / math.sqrt(intrinsics.fx * intrinsics.fy))

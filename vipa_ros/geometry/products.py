@@ -9,6 +9,8 @@ plain ``@`` up to the order of floating-point summation.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _GEMM_BLOCK = 200_000  # multiply-adds per BLAS call, below OpenBLAS's threading threshold (4 * 65536)
@@ -34,3 +36,40 @@ def gram(d: np.ndarray) -> np.ndarray:
     for i in range(0, len(d), rows):
         out += d[i:i + rows].T @ d[i:i + rows]
     return out
+
+
+# NumPy's generic np.cross / np.percentile / np.median cost 20-60 us of Python per call, more than the work on
+# the few thousand points here; the grasp estimate makes ~15 such calls per frame. These give the same bits.
+
+def cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.cross(a, b)`` of two 3-vectors (the same products and differences)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
+def percentiles(x: np.ndarray, qs: list[float]) -> list[float]:
+    """``np.percentile(x, qs)`` (its default "linear" method, to the last bit) of a non-empty 1-D array without
+    NaN, from one partition."""
+    n = x.size
+    vis = [(n - 1) * (q / 100.0) for q in qs]
+    los = [min(int(math.floor(vi)), n - 1) for vi in vis]
+    part = np.partition(x, sorted({k for lo in los for k in (lo, min(lo + 1, n - 1))}))
+    out = []
+    for vi, lo in zip(vis, los):
+        a, b = float(part[lo]), float(part[min(lo + 1, n - 1)])
+        g = vi - lo
+        d = b - a
+        out.append(b - d * (1 - g) if g >= 0.5 else a + d * g)  # numpy's _lerp
+    return out
+
+
+def median(x: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """``np.median(x)`` of a non-empty array without NaN, flattened (``axis=None``, a float) or along ``axis``."""
+    if axis is None:
+        x = x.ravel()
+        axis = 0
+    n = x.shape[axis]
+    k = n // 2
+    part = np.partition(x, [k - 1, k] if n % 2 == 0 else [k], axis=axis)
+    mid = np.take(part, k, axis=axis)
+    value = mid if n % 2 else (np.take(part, k - 1, axis=axis) + mid) / 2.0
+    return float(value) if np.ndim(value) == 0 else value

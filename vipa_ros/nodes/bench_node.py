@@ -210,7 +210,7 @@ def _table(args, phases, peak_mb: float, hw: str, lost: int) -> str:
         lines.append(f"| {label} | model (Segmentation.inference_ms) | {stats([r[1] for r in results])} |")
         lines.append(f"| {label} | node overhead (end-to-end - model) | {stats([a - b for a, b in results])} |")
         if name == "paced":
-            for stage in ("preprocess", "model", "postprocess", "3d", "publish"):
+            for stage in ("queue", "preprocess", "model", "postprocess", "3d", "publish"):
                 value = diag.get(f"latency_{stage}_ms")
                 if value is not None:
                     lines.append(f"| {label} | node stage: {stage} (median of the last 50, diagnostics) | "

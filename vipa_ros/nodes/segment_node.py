@@ -444,6 +444,7 @@ class SegmentNode(SelfActivatingNode):
         self._one_shot_done.trigger()
 
     def _process(self, frame: Frame, command: ParsedCommand, publish: bool) -> Segmentation:
+        queue_ms = (time.monotonic() - frame.received) * 1e3  # image callback -> worker: executor and hand-over
         t0 = time.perf_counter()
         msg = frame.msg
         rgb = conversions.compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else conversions.image_to_rgb(msg)
@@ -466,6 +467,7 @@ class SegmentNode(SelfActivatingNode):
         if publish:
             self._publish(seg, header, pose_header, rgb, result, poses, command)
         timings["publish"] = (time.perf_counter() - t0) * 1e3 - sum(timings.values())
+        timings["queue"] = queue_ms
         self._stats.processed += 1
         self._stats.record(timings)
         return seg

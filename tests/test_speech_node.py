@@ -183,7 +183,11 @@ def test_parameter_file_lists_the_node_defaults():
 
 def test_wav_file_input_and_a_missing_microphone(tmp_path, ros_context):
     """wav_file is recognised on activation; use_microphone without a sound device is one clear log line and a
-    diagnostics warning, while the audio topic keeps working."""
+    diagnostics warning, while the audio topic keeps working. The recogniser runs with the shipped acoustic
+    adaptation to the synthetic voices."""
+    from vipa_ros.language.speech.adaptation import synthetic_voices_adaptation
+
+    adaptation = str(synthetic_voices_adaptation())
     wav = tmp_path / "command.wav"
     speech = np.concatenate([synthesize("find the red lego", "espeak_us_m"), np.zeros(8000, np.float32),
                              synthesize("hand me the small yellow ball", "espeak_us_m")])
@@ -191,6 +195,7 @@ def test_wav_file_input_and_a_missing_microphone(tmp_path, ros_context):
     client = Client(ros_context, "/speech_b")
     proc = NodeProcess("speech_node", "/speech_b", {"wav_file": str(wav), "use_microphone": True,
                                                     "microphone_device": "no-such-device",
+                                                    "acoustic_adaptation": adaptation,
                                                     "diagnostics_period_s": 0.3}, tmp_path / "speech_b.log")
     try:
         client.wait_active(proc)
@@ -202,8 +207,29 @@ def test_wav_file_input_and_a_missing_microphone(tmp_path, ros_context):
         values = {kv.key: kv.value for kv in status.values}
         assert values["input_microphone"].startswith("unavailable:")
         assert values["input_wav_file"].startswith(str(wav))
+        assert values["acoustic_adaptation"] == adaptation and "adaptation_error" not in values
         record = client.say(synthesize("cancel", "espeak_us_m"))
         assert record["transcript"] == "cancel" and record["accepted"] and record["action"] == "stop"
+    finally:
+        client.close()
+        proc.stop()
+
+
+def test_a_corrupt_acoustic_adaptation_is_reported_and_left_out(tmp_path, ros_context):
+    bad = tmp_path / "adapted"
+    bad.mkdir()
+    (bad / "means").write_bytes(b"s3\nversion 1.0\nendhdr\n")  # a header and nothing else
+    client = Client(ros_context, "/speech_d")
+    proc = NodeProcess("speech_node", "/speech_d", {"acoustic_adaptation": str(bad), "diagnostics_period_s": 0.3},
+                       tmp_path / "speech_d.log")
+    try:
+        client.wait_active(proc)
+        status = client.diag(lambda s: s.level >= DiagnosticStatus.WARN and "acoustic adaptation" in s.message)
+        values = {kv.key: kv.value for kv in status.values}
+        assert values["acoustic_adaptation"] == "none" and str(bad / "means") in values["adaptation_error"], values
+        assert "not used, recognising with the unadapted model" in proc.log()
+        record = client.say(synthesize("pick the blue cup", "espeak_us_m"))
+        assert record["transcript"] == "pick the blue cup" and record["accepted"], record
     finally:
         client.close()
         proc.stop()

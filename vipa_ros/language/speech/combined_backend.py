@@ -47,13 +47,14 @@ class CombinedRecognizer(Recognizer):
     name = "combined"
 
     def __init__(self, vocabulary: Vocabulary, model_path: str | None = None, cpu_threads: int = 2,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None, adaptation: str | None = None) -> None:
         from .pocketsphinx_backend import GrammarRecognizer
         from .whisper_backend import WhisperRecognizer
 
         t0 = time.perf_counter()
         self.vocabulary = vocabulary
-        self.grammar = GrammarRecognizer(vocabulary, logger=logger)
+        # an acoustic adaptation changes the pocketsphinx scores this backend's weights were chosen with
+        self.grammar = GrammarRecognizer(vocabulary, logger=logger, adaptation=adaptation)
         self.whisper = WhisperRecognizer(vocabulary, model_path=model_path, cpu_threads=cpu_threads, logger=logger)
         try:
             from faster_whisper.audio import pad_or_trim
@@ -74,7 +75,8 @@ class CombinedRecognizer(Recognizer):
         return {"backend": self.name,
                 "engine": "pocketsphinx grammar n-best + faster-whisper tiny.en rescoring",
                 "model": self.whisper.model_path, "grammar_words": str(len(self.grammar.grammar.words)),
-                "load_ms": f"{self.load_ms:.0f}"}
+                "load_ms": f"{self.load_ms:.0f}",
+                **{k: v for k, v in self.grammar.info().items() if "adaptation" in k}}
 
     # -- Whisper pieces ------------------------------------------------------------------------------------
     def _greedy(self, encoded) -> str:

@@ -22,6 +22,7 @@ from typing import Iterable
 
 import numpy as np
 
+from .adaptation import synthetic_voices_adaptation
 from .recognizer import Recognizer, create_recognizer
 from .testset import OUT_OF_GRAMMAR, command_set
 from .tts import VOICES, synthesize
@@ -90,7 +91,7 @@ def hardware() -> str:
     return f"{model}, {os.cpu_count()} cores"
 
 
-def markdown_table(scores: list[VoiceScore], threshold: float) -> str:
+def markdown_table(scores: list[VoiceScore], threshold: float, adaptation: str = "") -> str:
     def pct(a: int, b: int) -> str:
         return f"{100 * a / b:.1f}" if b else "-"
 
@@ -111,7 +112,8 @@ def markdown_table(scores: list[VoiceScore], threshold: float) -> str:
                      f"{pct(other, other_n)} | {latency:.0f} |")
     lines.append("")
     lines.append(f"{datetime.date.today().isoformat()}, {hardware()}; confidence_threshold {threshold}; "
-                 "\"sent\": the node would publish it as a command.")
+                 "\"sent\": the node would publish it as a command." + (f" Acoustic adaptation: {adaptation}."
+                                                                          if adaptation else ""))
     return "\n".join(lines)
 
 
@@ -123,6 +125,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-other", action="store_true", help="skip the out-of-grammar sentences")
     parser.add_argument("--misses", action="store_true", help="list every wrong transcript")
     parser.add_argument("--json", help="also write the scores to this JSON file")
+    parser.add_argument("--adaptation", default="", metavar="PATH",
+                        help="acoustic adaptation of the grammar and combined backends (`vipa speech-adapt`), e.g. "
+                             "config/speech_adaptation/synthetic_voices; 'synthetic' is short for that one")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,23 +135,28 @@ def run(args: argparse.Namespace) -> int:
     unknown = [v for v in voices if v not in VOICES]
     if unknown:
         raise SystemExit(f"unknown voice(s) {', '.join(unknown)}; known: {', '.join(VOICES)}")
+    adaptation = args.adaptation
+    if adaptation == "synthetic":
+        adaptation = str(synthetic_voices_adaptation())
     print(f"synthesising {args.n} commands x {len(voices)} voices ...", flush=True)
     testset = spoken_testset(voices, args.n)
     other = spoken_testset(voices, sentences=() if args.no_other else OUT_OF_GRAMMAR)
     scores = []
     for backend in [b for b in args.backends.split(",") if b]:
-        recognizer = create_recognizer(backend)
+        recognizer = create_recognizer(backend, adaptation=adaptation)
+        if "adaptation_error" in recognizer.info():
+            raise SystemExit(recognizer.info()["adaptation_error"])
         for voice in voices:
             scores.append(score(recognizer, voice, testset[voice], args.threshold, other[voice]))
             print(f"  {backend} {voice}: {scores[-1].exact}/{scores[-1].n} exact", flush=True)
     print()
-    print(markdown_table(scores, args.threshold))
+    print(markdown_table(scores, args.threshold, adaptation))
     if args.misses:
         for s in scores:
             for said, heard, conf in s.misses:
                 print(f"  {s.backend:8s} {s.voice:12s} said {said!r:60s} heard {heard!r} ({conf:.2f})")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"hardware": hardware(), "threshold": args.threshold,
+            json.dump({"hardware": hardware(), "threshold": args.threshold, "adaptation": adaptation,
                        "scores": [asdict(s) for s in scores]}, f, indent=1)
     return 0

@@ -14,6 +14,10 @@ their confidence (:class:`.pipeline.SpeechPipeline`, ``always_send_stop``). Stea
 misses (both searches explain it equally badly): the confidence is scaled down for sound whose loudness does
 not rise and fall like speech (:func:`.vad.speech_likeness`) and by how little of the time the grammar gives to
 words the phone loop hears as phones.
+
+``adaptation``: an acoustic adaptation of the model to a speaker or microphone (``vipa speech-adapt``,
+:mod:`.adaptation`), loaded into both decoders; one that cannot be loaded is logged and left out, and
+``info()["adaptation_error"]`` says why.
 """
 from __future__ import annotations
 
@@ -88,7 +92,7 @@ class GrammarRecognizer(Recognizer):
     name = "grammar"
 
     def __init__(self, vocabulary: Vocabulary, priors: Priors | None = None, use_espeak_g2p: bool = True,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None, adaptation: str | os.PathLike[str] | None = None) -> None:
         ps, model = _import_pocketsphinx()
         self.log = logger or logging.getLogger("vipa_ros.speech")
         self.vocabulary = vocabulary
@@ -107,21 +111,50 @@ class GrammarRecognizer(Recognizer):
         common = {"hmm": model, "logfn": os.devnull, "samprate": 16000,
                   # lattice rescoring (bestpath) made transcripts worse on the test set and took 5x longer
                   "bestpath": False}
+        self.adaptation = ""         # the acoustic adaptation in use
+        self.adaptation_error = ""   # why the one asked for is not used
+        adapted: dict[str, str | None] = {}
+        if adaptation:
+            from .adaptation import adaptation_config
+
+            try:
+                adapted.update(adaptation_config(adaptation, model))
+                self.adaptation = str(adaptation)
+            except (OSError, ValueError) as exc:
+                self._adaptation_failed(adaptation, exc)
         try:
-            self.decoder = ps.Decoder(ps.Config(dict=os.path.join(directory, "commands.dict"),
-                                                fsg=os.path.join(directory, "commands.fsg"), **common))
-            self.phone_loop = ps.Decoder(ps.Config(
-                allphone=os.path.join(ps.get_model_path(), "en-us", "en-us-phone.lm.bin"), **common))
+            try:
+                self._load_decoders(ps, directory, {**common, **adapted})
+            except (RuntimeError, ValueError) as exc:
+                if not self.adaptation:
+                    raise
+                self._adaptation_failed(self.adaptation, f"pocketsphinx could not load it ({exc})")
+                self._load_decoders(ps, directory, common)
         except (RuntimeError, ValueError) as exc:
             raise RuntimeError(f"pocketsphinx could not load the generated grammar in {directory}: {exc}") from exc
         self._logmath = self.decoder.get_logmath()
         self.load_ms = (time.perf_counter() - t0) * 1e3
 
+    def _load_decoders(self, ps, directory: str, config: dict) -> None:
+        self.decoder = ps.Decoder(ps.Config(dict=os.path.join(directory, "commands.dict"),
+                                            fsg=os.path.join(directory, "commands.fsg"), **config))
+        self.phone_loop = ps.Decoder(ps.Config(
+            allphone=os.path.join(ps.get_model_path(), "en-us", "en-us-phone.lm.bin"), **config))
+
+    def _adaptation_failed(self, path, why) -> None:
+        self.adaptation = ""
+        self.adaptation_error = f"acoustic adaptation '{path}' not used, recognising with the unadapted model: {why}"
+        self.log.error("speech: %s", self.adaptation_error)
+
     def info(self) -> dict[str, str]:
         g = self.grammar.fsg
-        return {"backend": self.name, "engine": "pocketsphinx en-us, grammar from the vocabulary",
-                "grammar_words": str(len(self.grammar.words)), "grammar_states": str(g.n_states),
-                "missing_words": ",".join(self.grammar.missing), "load_ms": f"{self.load_ms:.0f}"}
+        out = {"backend": self.name, "engine": "pocketsphinx en-us, grammar from the vocabulary",
+               "grammar_words": str(len(self.grammar.words)), "grammar_states": str(g.n_states),
+               "missing_words": ",".join(self.grammar.missing), "load_ms": f"{self.load_ms:.0f}",
+               "acoustic_adaptation": self.adaptation or "none"}
+        if self.adaptation_error:
+            out["adaptation_error"] = self.adaptation_error
+        return out
 
     def _decode(self, decoder, pcm: bytes) -> tuple[str, float | None, int]:
         """(hypothesis, its log score, frames given to words rather than silence or noise)."""

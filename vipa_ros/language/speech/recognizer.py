@@ -57,13 +57,16 @@ class Recognizer(abc.ABC):
 
 def create_recognizer(backend: str = "auto", vocabulary: Vocabulary | str | os.PathLike[str] | None = None, *,
                       whisper_model: str = "", whisper_beam_size: int = 1, cpu_threads: int = 2,
+                      adaptation: str | os.PathLike[str] | None = None,
                       logger: logging.Logger | None = None) -> Recognizer:
     """A recogniser for ``backend``: "grammar" (pocketsphinx + a grammar generated from the vocabulary),
     "whisper" (faster-whisper tiny.en, words snapped to the vocabulary), "combined" (pocketsphinx's grammar
     hypotheses and Whisper's snapped transcripts, the best chosen by Whisper and pocketsphinx scores together;
     needs both packages, :mod:`.combined_backend`) or "auto" (grammar when pocketsphinx is installed, else
     whisper). ``vocabulary``: a :class:`Vocabulary`, a YAML path, or None for
-    config/vocabulary.yaml. The whisper options are ignored by the grammar backend."""
+    config/vocabulary.yaml. The whisper options are ignored by the grammar backend; ``adaptation`` (an acoustic
+    adaptation of pocketsphinx's model made by ``vipa speech-adapt``, :mod:`.adaptation`) by the whisper backend.
+    An adaptation that cannot be loaded is logged and left out (``info()["adaptation_error"]`` says why)."""
     vocab = vocabulary if isinstance(vocabulary, Vocabulary) else load_vocabulary(vocabulary or None)
     name = (backend or "auto").strip().lower()
     if name == "auto":
@@ -71,14 +74,15 @@ def create_recognizer(backend: str = "auto", vocabulary: Vocabulary | str | os.P
         for candidate in BACKENDS:
             try:
                 return create_recognizer(candidate, vocab, whisper_model=whisper_model,
-                                         whisper_beam_size=whisper_beam_size, cpu_threads=cpu_threads, logger=logger)
+                                         whisper_beam_size=whisper_beam_size, cpu_threads=cpu_threads,
+                                         adaptation=adaptation, logger=logger)
             except BackendUnavailable as exc:
                 errors.append(str(exc))
         raise BackendUnavailable("no speech backend is installed: " + "; ".join(errors))
     if name == "grammar":
         from .pocketsphinx_backend import GrammarRecognizer
 
-        return GrammarRecognizer(vocab, logger=logger)
+        return GrammarRecognizer(vocab, logger=logger, adaptation=adaptation)
     if name == "whisper":
         from .whisper_backend import WhisperRecognizer
 
@@ -87,5 +91,6 @@ def create_recognizer(backend: str = "auto", vocabulary: Vocabulary | str | os.P
     if name == "combined":
         from .combined_backend import CombinedRecognizer
 
-        return CombinedRecognizer(vocab, model_path=whisper_model or None, cpu_threads=cpu_threads, logger=logger)
+        return CombinedRecognizer(vocab, model_path=whisper_model or None, cpu_threads=cpu_threads, logger=logger,
+                                  adaptation=adaptation)
     raise ValueError(f"unknown speech backend '{backend}' (grammar | whisper | combined | auto)")

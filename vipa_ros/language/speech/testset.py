@@ -95,3 +95,21 @@ def command_set(vocabulary: Vocabulary | None = None, n: int = 66, seed: int = 0
             seen.add(text)
             out.append(text)
     return out[:n]
+
+
+def enrollment_commands(vocabulary: Vocabulary | None = None, n: int = 60) -> list[str]:
+    """``n`` commands for adapting the acoustic model to the synthetic voices (``vipa speech-adapt
+    --synthetic``), none of them a test command (:func:`command_set`): other seeds of the same templates, so
+    the test set measures the adaptation on commands it was not fitted to."""
+    v = vocabulary if vocabulary is not None else load_vocabulary()
+    test = set(command_set(v))
+    out: list[str] = []
+    seen = set(test)
+    for seed in range(1, 100):
+        for command in command_set(v, n=66, seed=seed):
+            if command not in seen:
+                seen.add(command)
+                out.append(command)
+                if len(out) == n:
+                    return out
+    raise ValueError(f"the vocabulary yields fewer than {n} commands outside the test set")

@@ -190,19 +190,17 @@ def test_despike_and_front_range_equal_the_sort_based_window_medians(seed):
     assert front_range(timg, r, c) == np.nanmin(nanmedian_windows(timg, r, c, 3, 5))
 
 
-def test_percentiles_of_rows_equal_numpy_to_the_last_bit():
-    from vipa_ros.geometry.centre import percentiles_of_rows
+def test_compiled_pairing_percentile_equals_numpy_to_the_last_bit():
+    from vipa_ros.geometry.pairing import percentile_sorted
 
     rng = np.random.default_rng(0)
-    for trial in range(200):
-        values = rng.normal(size=(4, int(rng.integers(1, 60))))
+    for trial in range(400):
+        values = rng.normal(size=int(rng.integers(1, 60)))
         if trial % 2:
             values = np.round(values, 1)  # ties
-        valid = rng.random(values.shape) < 0.8
-        valid[:, 0] = True
-        qs = [90.0, 67.0, 25.0, 50.0]
-        for q, got in zip(qs, percentiles_of_rows(values, valid, qs)):
-            assert np.array_equal(got, [np.percentile(v[m], q) for v, m in zip(values, valid)])
+        s = np.sort(values)
+        for q in (90.0, 67.0, 25.0, 50.0, 0.0, 100.0):
+            assert percentile_sorted(s, q) == np.percentile(values, q)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -280,7 +278,8 @@ def test_outline_lookup_finds_the_nearest_outline_pixel_up_to_near_ties():
     import cv2
     from scipy.spatial import cKDTree
 
-    from vipa_ros.geometry.centre import MIRROR_TOL_PX, OutlineLookup
+    from vipa_ros.geometry.centre import MIRROR_TOL_PX
+    from vipa_ros.geometry.pairing import OutlineLookup
 
     rng = np.random.default_rng(0)
     queries = differ = 0

@@ -41,8 +41,8 @@ handle, a duck) break the symmetry model and are only as good as the bounds.
 Speed (a camera node calls this every frame): all per-pixel work runs on a crop around the object
 (:class:`~vipa_ros.geometry.crop.Crop`); the window medians are exact but only computed where they can change
 the result (:func:`despike`, :func:`front_range`); outline widths come from the silhouette's convex hull; the
-symmetric pairing iterates its starts together and finds partners in a nearest-outline-pixel table
-(:class:`OutlineLookup`). Each of these gives the same result as the direct computation, except the table,
+symmetric pairing is a compiled loop (:mod:`~vipa_ros.geometry.pairing`) that finds partners in a
+nearest-outline-pixel table. Each of these gives the same result as the direct computation, except the table,
 which in rare near-ties picks a partner up to 0.2 px farther than the nearest one.
 """
 from __future__ import annotations
@@ -56,6 +56,7 @@ import numpy as np
 
 from .crop import Crop, disc, square
 from .intrinsics import CameraIntrinsics
+from .pairing import OutlineLookup, iterate_centres
 from .products import gram, matmul_rows, median, percentiles, rowdot
 
 # A range more than this many pixel widths from its 5x5 median is a spike (dropped before the plane fits).
@@ -71,6 +72,7 @@ PAIR_PERCENTILE = 90.0
 # and how close (pixel widths, >= 2 mm) a pair's midpoint must be to a centre to support it.
 N_STARTS = 5
 AGREE_PX = 3.0
+MAX_PAIR_ITERATIONS = 10
 # Upper bound on the depth along the ray, in units of the outline's diagonal (a sanity guard).
 MAX_DEPTH_RATIO = 2.0
 # Support plane cue: largest angle between the viewing ray and the plane normal (top-down views), width of
@@ -287,54 +289,6 @@ def outline_ranges(sil: np.ndarray, timg: np.ndarray, r0: int, c0: int, intrinsi
     return cols[good].astype(np.float64), rows[good].astype(np.float64), t_out
 
 
-class OutlineLookup:
-    """Nearest outline pixel within ``tol`` pixels of query points, from a table over the pixel grid.
-
-    The symmetric pairing asks about ~1500 points per iteration, which a table answers several times faster
-    than the k-d tree it replaced. The table holds, for every pixel of the outline's bounding box widened by
-    ``tol`` + 2, the outline pixel nearest to it (OpenCV's distance transform with pixel labels). A query
-    takes the nearest of the entries of the four pixels around it: that is its own nearest outline pixel
-    except in rare near-ties (0.1 % of queries in tests, never more than 0.2 px farther than the nearest).
-    Found means the chosen pixel lies within ``tol`` of the query.
-    """
-
-    def __init__(self, u: np.ndarray, v: np.ndarray, tol: float) -> None:
-        self._u, self._v = u, v
-        self._tol2 = tol * tol
-        r = math.ceil(tol) + 2
-        ui, vi = u.astype(np.intp), v.astype(np.intp)  # outline pixels are integers
-        self._u0, self._v0 = int(ui.min()) - r, int(vi.min()) - r  # table pixel (0, 0)
-        free = np.ones((int(vi.max()) - self._v0 + r + 1, int(ui.max()) - self._u0 + r + 1), np.uint8)
-        free[vi - self._v0, ui - self._u0] = 0
-        _, labels = cv2.distanceTransformWithLabels(free, cv2.DIST_L2, cv2.DIST_MASK_5,
-                                                    labelType=cv2.DIST_LABEL_PIXEL)
-        # DIST_LABEL_PIXEL numbers the zero pixels 1, 2, ... in row-major order: map those labels to indices
-        order = np.zeros(free.shape, np.intp)
-        order[vi - self._v0, ui - self._u0] = np.arange(len(u))
-        self._index = np.concatenate([[0], order[free == 0]])[labels]
-
-    def nearest(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(found, index) for N x 2 points (u, v): whether an outline pixel lies within ``tol``, and the
-        nearest one's index (0 where none does)."""
-        h, w = self._index.shape
-        a = np.floor(q[:, 0]) - self._u0
-        b = np.floor(q[:, 1]) - self._v0
-        inside = np.flatnonzero((a >= 0) & (a < w - 1) & (b >= 0) & (b < h - 1))  # NaN compares False
-        a, b = a[inside].astype(np.intp), b[inside].astype(np.intp)
-        table = self._index
-        candidates = np.stack([table[b, a], table[b, a + 1], table[b + 1, a], table[b + 1, a + 1]], axis=1)
-        qi = q[inside]
-        d2 = (self._u[candidates] - qi[:, :1]) ** 2 + (self._v[candidates] - qi[:, 1:]) ** 2
-        best = np.argmin(d2, axis=1)
-        rows = np.arange(len(inside))
-        hit = d2[rows, best] < self._tol2
-        found = np.zeros(len(q), dtype=bool)
-        index = np.zeros(len(q), dtype=np.intp)
-        found[inside[hit]] = True
-        index[inside[hit]] = candidates[rows, best][hit]
-        return found, index
-
-
 @functools.lru_cache(maxsize=None)
 def _window_terms(radius: int) -> tuple[np.ndarray, np.ndarray]:
     """Over the offsets (du, dv) of a (2 radius + 1)^2 window, row-major: the plane's terms [1, du, dv] (centred
@@ -367,83 +321,13 @@ def symmetric_centre(u: np.ndarray, v: np.ndarray, t: np.ndarray, intrinsics: Ca
     rays = intrinsics.rays(u, v)
     P = rays * (t / rowdot(rays, z))[:, None]
     outline = OutlineLookup(u, v, MIRROR_TOL_PX)
-    tol = max(0.002, AGREE_PX * median(t) / math.sqrt(intrinsics.fx * intrinsics.fy))
-
-    def midpoints(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(S, n, 3) midpoints of the pairs for S centres, and (S, n) which outline points found a partner."""
-        ok, j = outline.nearest(intrinsics.project(2.0 * C[:, None, :] - P[None]).reshape(-1, 2))
-        return 0.5 * (P[None] + P[j.reshape(len(C), -1)]), ok.reshape(len(C), -1)
-
-    def step(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(next centres, lost) for S centres: the centre of each one's pairs, and which have < 4 pairs."""
-        mid, ok = midpoints(C)
-        lost = ok.sum(axis=1) < 4
-        C_new = C.copy()
-        if not lost.all():
-            keep = ~lost
-            mid, ok = mid[keep], ok[keep]
-            r = rowdot(mid, z)
-            c, third = percentiles_of_rows(r, ok, [PAIR_PERCENTILE, 67.0])
-            deep = ok & (r >= third[:, None])
-            lateral = (deep[:, None, :].astype(np.float64) @ mid)[:, 0] / deep.sum(axis=1)[:, None]  # deepest third
-            C_new[keep] = lateral - (lateral @ z)[:, None] * z + c[:, None] * z
-        return C_new, lost
-
-    # starts around c0 (the footprint prior's range), from half its depth in front to its full depth behind.
-    # The starts are independent; they are iterated together until each converged. The pairing is discrete,
-    # so starts often reach the very same centre (and wander through the same few ones where the pairing does
-    # not settle): each distinct centre's step is computed once and remembered (the same bits in, the same out).
+    agree = max(0.002, AGREE_PX * median(t) / math.sqrt(intrinsics.fx * intrinsics.fy))
+    # starts around c0 (the footprint prior's range), from half its depth in front to its full depth behind
     starts = c0 + np.linspace(-0.5, 1.0, N_STARTS) * max(c0 - float(np.min(t)), 0.0)
-    C = starts[:, None] * z
-    active = np.ones(N_STARTS, dtype=bool)   # still iterating
-    failed = np.zeros(N_STARTS, dtype=bool)  # lost its pairs (fewer than 4)
-    steps: dict[bytes, tuple[np.ndarray, bool]] = {}
-    for _ in range(10):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        keys = [C[i].tobytes() for i in idx]
-        new = list({k: i for k, i in zip(keys, idx) if k not in steps}.items())
-        if new:
-            C_next, lost = step(C[[i for _, i in new]])
-            steps.update({k: (C_next[n], bool(lost[n])) for n, (k, _) in enumerate(new)})
-        for i, k in zip(idx, keys):
-            C_new, lost = steps[k]
-            if lost:
-                failed[i], active[i] = True, False
-                continue
-            d = C_new - C[i]
-            if math.sqrt(float(np.sum(d * d))) < 1e-4:  # np.linalg.norm(..., axis=1)'s arithmetic
-                active[i] = False
-            C[i] = C_new
-
-    # the centre with the most pair midpoints close to it wins (the first of equals)
-    idx = np.flatnonzero(~failed)
-    if idx.size == 0:
-        return None
-    mid, ok = midpoints(C[idx])
-    score = np.sum(ok & (np.linalg.norm(mid - C[idx, None, :], axis=2) <= tol), axis=1)
-    score[ok.sum(axis=1) < 4] = -1
-    if score.max() < 0:
-        return None
-    return C[idx[int(np.argmax(score))]]
-
-
-def percentiles_of_rows(values: np.ndarray, valid: np.ndarray, qs: list[float]) -> np.ndarray:
-    """``np.percentile(values[i][valid[i]], q)`` for each q in ``qs`` (rows of the result) and every row i
-    (columns), computed as NumPy does (its default "linear" method, to the last bit) from one sort of the rows,
-    all q at once."""
-    s = np.sort(np.where(valid, values, np.inf), axis=1)
-    n = valid.sum(axis=1)
-    vi = (n - 1) * (np.asarray(qs, dtype=np.float64)[:, None] / 100.0)  # the virtual indices, len(qs) x rows
-    at_end = vi >= n - 1
-    lo = np.where(at_end, n - 1, np.floor(vi).astype(np.intp))
-    hi = np.where(at_end, lo, lo + 1)
-    rows = np.arange(len(s))
-    a, b = s[rows, lo], s[rows, hi]
-    g = np.where(at_end, 0.0, vi - lo)
-    d = b - a
-    return np.where(g >= 0.5, b - d * (1 - g), a + d * g)  # numpy's _lerp
+    best, C = iterate_centres(starts[:, None] * z, P, z, intrinsics.fx, intrinsics.fy, intrinsics.cx,
+                              intrinsics.cy, outline.table, outline.u0, outline.v0, outline.u, outline.v,
+                              outline.tol2, agree, PAIR_PERCENTILE, MAX_PAIR_ITERATIONS)
+    return C[best] if best >= 0 else None
 
 
 def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrinsics, z: np.ndarray,

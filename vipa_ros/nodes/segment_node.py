@@ -28,7 +28,7 @@ from std_msgs.msg import String
 from std_srvs.srv import SetBool
 from visualization_msgs.msg import MarkerArray
 
-from vipa_ros.geometry import CameraIntrinsics, GraspParams, GraspPose, estimate_grasp
+from vipa_ros.geometry import CameraIntrinsics, GraspParams, GraspPose, estimate_grasp, warm_up
 from vipa_ros.language.parser import ParsedCommand, parse_command
 from vipa_ros.msg import Segmentation
 from vipa_ros.nodes import conversions
@@ -167,6 +167,7 @@ class SegmentNode(SelfActivatingNode):
                                  engine_cache_dir=p["engine_cache_dir"])
         try:
             self._segmenter = Segmenter(config)
+            warm_up()  # the grasp estimator's compiled kernels: loaded now, not on the first frame
         except (ModelLoadError, RuntimeError, ValueError, OSError) as exc:
             self._configuring_since = None
             self._configure_error = f"configure failed, node stays unconfigured: {exc}"

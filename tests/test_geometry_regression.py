@@ -177,17 +177,32 @@ def _range_image(seed, shape=(60, 80), border=2):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_despike_and_front_range_equal_the_sort_based_window_medians(seed):
-    from vipa_ros.geometry.centre import despike, front_range, nanmedian_windows
+def test_despike_and_front_range_equal_the_window_medians(seed):
+    from vipa_ros.geometry.windows import despike, front_range, window_median
+
+    def nanmedian_windows(img, rows, cols, size, min_support):  # the definition, with np.nanmedian
+        r = size // 2
+        padded = np.pad(img, r, constant_values=np.nan)
+        out = []
+        for row, col in zip(rows, cols):
+            win = padded[row:row + size, col:col + size]
+            out.append(np.nanmedian(win) if np.isfinite(win).sum() >= min_support else np.nan)
+        return np.array(out)
 
     timg, r, c = _range_image(seed)
     t = timg[r, c]
     tol = 0.008
-    expected = np.abs(t - nanmedian_windows(timg, r, c, 5, 9)) > tol
+    reference = nanmedian_windows(timg, r, c, 5, 9)
+    np.testing.assert_array_equal(window_median(timg, r, c, 5, 9), reference)
+    expected = np.abs(t - reference) > tol
     np.testing.assert_array_equal(despike(timg, r, c, t, tol), expected)
     assert 0 < expected.sum() < len(t)
     timg[r[expected], c[expected]] = np.nan
     assert front_range(timg, r, c) == np.nanmin(nanmedian_windows(timg, r, c, 3, 5))
+    assert front_range(np.full((5, 5), np.nan), np.array([2]), np.array([2])) is None
+    # pixels on the image's edge: outside counts as missing
+    timg, r, c = _range_image(seed, border=0)
+    np.testing.assert_array_equal(window_median(timg, r, c, 5, 9), nanmedian_windows(timg, r, c, 5, 9))
 
 
 def test_compiled_pairing_percentile_equals_numpy_to_the_last_bit():
@@ -308,3 +323,37 @@ def test_outline_lookup_finds_the_nearest_outline_pixel_up_to_near_ties():
         queries += len(q)
         differ += int(np.sum(both & (index != nearest)))
     assert differ / queries < 0.005
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_support_plane_fit_equals_the_numpy_fit(seed):
+    from vipa_ros.geometry.planes import fit_support_plane
+
+    def numpy_fit(P, z):  # the definition: Tukey's fences of range, then two refits on a 3-MAD band
+        r = P @ z
+        q1, q3 = np.percentile(r, [25.0, 75.0])
+        iqr = max(q3 - q1, 0.002)
+        keep = np.abs(r - 0.5 * (q1 + q3)) <= 0.5 * (q3 - q1) + 3.0 * iqr
+        for _ in range(3):
+            centre = P[keep].mean(axis=0)
+            n = np.linalg.eigh((P[keep] - centre).T @ (P[keep] - centre))[1][:, 0]
+            res = np.abs((P - centre) @ n)
+            keep = res <= max(3.0 * 1.4826 * np.median(res[keep]), 0.003)
+        return centre, (-n if n @ z > 0 else n), keep.mean(), np.sqrt(np.mean(res[keep] ** 2))
+
+    rng = np.random.default_rng(seed)
+    normal = np.array([0.1 * seed, -0.3, -1.0]) / np.linalg.norm([0.1 * seed, -0.3, -1.0])
+    a = np.cross(normal, [1.0, 0.0, 0.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(normal, a)
+    uv = rng.uniform(-0.1, 0.1, (800, 2))
+    P = np.array([0.0, 0.0, 0.7]) + uv[:, :1] * a + uv[:, 1:] * b + rng.normal(0, 0.001, (800, 1)) * normal
+    P[rng.random(800) < 0.05] += [0.0, 0.0, -0.05]  # objects / spikes in front of the plane
+    z = np.array([0.05, 0.1, 1.0]) / np.linalg.norm([0.05, 0.1, 1.0])
+    centre, n, inliers, rms = numpy_fit(P, z)
+    assert inliers > 0.9 and rms < 0.002
+    found, got_centre, got_n = fit_support_plane(P, z, 0.0, 0.0)
+    assert found
+    np.testing.assert_allclose(got_centre, centre, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got_n, n, rtol=0, atol=1e-9)
+    assert not fit_support_plane(P, z, 0.0, 1.0)[0]  # the final normal must face the camera within acos(1) = 0

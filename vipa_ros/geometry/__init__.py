@@ -12,8 +12,7 @@ from .depth import decode_depth, encode_depth_16uc1, infer_encoding, resolve_dep
 from .intrinsics import CameraIntrinsics, backproject_mask
 from .points import TargetPoints, erode_mask, reject_outliers, select_target_points
 from .centre import CentreEstimate, estimate_centre
-from .pairing import warm_up
-from .pose import ORIENTATIONS, GraspParams, GraspPose, estimate_grasp, fit_grasp_pose, transform_pose
+from .pose import ORIENTATIONS, GraspParams, GraspPose, estimate_grasp, fit_grasp_pose, transform_pose, warm_up
 from .transforms import (invert_transform, make_transform, matrix_from_quaternion, orthonormalize,
                          quaternion_from_matrix, transform_from_tq, transform_points)
 

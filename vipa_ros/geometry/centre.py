@@ -39,11 +39,11 @@ towards their visible part (the pose says ``truncated``); concave and irregular 
 handle, a duck) break the symmetry model and are only as good as the bounds.
 
 Speed (a camera node calls this every frame): all per-pixel work runs on a crop around the object
-(:class:`~vipa_ros.geometry.crop.Crop`); the window medians are exact but only computed where they can change
-the result (:func:`despike`, :func:`front_range`); outline widths come from the silhouette's convex hull; the
-symmetric pairing is a compiled loop (:mod:`~vipa_ros.geometry.pairing`) that finds partners in a
-nearest-outline-pixel table. Each of these gives the same result as the direct computation, except the table,
-which in rare near-ties picks a partner up to 0.2 px farther than the nearest one.
+(:class:`~vipa_ros.geometry.crop.Crop`); the window medians (:mod:`~vipa_ros.geometry.windows`) and the
+symmetric pairing (:mod:`~vipa_ros.geometry.pairing`) are compiled loops, the medians only sorted where they can
+change the result; outline widths come from the silhouette's convex hull. Each of these gives the same result
+as the direct computation, except the pairing's nearest-outline-pixel table, which in rare near-ties picks a
+partner up to 0.2 px farther than the nearest one.
 """
 from __future__ import annotations
 
@@ -57,7 +57,9 @@ import numpy as np
 from .crop import Crop, disc, square
 from .intrinsics import CameraIntrinsics
 from .pairing import OutlineLookup, iterate_centres
-from .products import gram, matmul_rows, median, percentiles, rowdot
+from .planes import fit_support_plane
+from .products import matmul_rows, median, percentiles, rowdot
+from .windows import despike, front_range
 
 # A range more than this many pixel widths from its 5x5 median is a spike (dropped before the plane fits).
 SPIKE_TOL_PX = 8.0
@@ -131,89 +133,6 @@ class Silhouette:
     def hull_rays(self, intrinsics: CameraIntrinsics) -> np.ndarray:
         """Rays through the hull vertices: enough for :func:`outline_widths` (see there)."""
         return intrinsics.rays(self.hull[:, 0], self.hull[:, 1])
-
-
-def nanmedian_windows(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int, min_support: int,
-                      pad: bool = True) -> np.ndarray:
-    """Median of the finite values in a size x size window around each (row, col); NaN with too few values.
-
-    Sort-based (NaNs sort last) so it is vectorised; np.nanmedian over windows is an order of magnitude slower.
-    ``pad=False`` when the windows lie inside ``img`` (a NaN border of size // 2 around the pixels): no copy.
-    """
-    r = size // 2
-    padded = np.pad(img, r, constant_values=np.nan) if pad else img
-    # window (i, j) of the view starts at padded pixel (i, j): the one centred on (row, col) is (row, col) - r + p
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size))
-    p = r if pad else 0
-    win = np.sort(windows[rows - r + p, cols - r + p].reshape(len(rows), -1), axis=1)
-    k = np.isfinite(win).sum(axis=1)
-    lo = np.take_along_axis(win, np.maximum((k - 1) // 2, 0)[:, None], axis=1)[:, 0]
-    hi = np.take_along_axis(win, np.maximum(k // 2, 0)[:, None], axis=1)[:, 0]
-    med = 0.5 * (lo + hi)
-    med[k < min_support] = np.nan
-    return med
-
-
-def window_extremes(img: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(min, max) of the finite values in the size x size window around every pixel (+inf / -inf: none)."""
-    kernel = square(size)
-    finite = np.isfinite(img)
-    # outside the image, OpenCV's default border is neutral for erode (+max) and dilate (-max)
-    lo = cv2.erode(np.where(finite, img, np.inf), kernel)
-    hi = cv2.dilate(np.where(finite, img, -np.inf), kernel)
-    return lo, hi
-
-
-def median3_bounds(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lower, upper, count): bounds on the median of the finite values in the 3x3 window around every pixel,
-    and how many there are; float32. Pixels on the image's edge are not valid (medianBlur replicates it).
-
-    cv2.medianBlur takes the 5th of the 9 values; with the m missing ones set to -inf it is the (5 - m)th
-    valid value, with +inf the 5th, and the median of the 9 - m valid values lies between the two (both
-    equal it when nothing is missing). Exact up to float32 rounding of the values.
-    """
-    f = img.astype(np.float32)
-    finite = np.isfinite(f)
-    lower = cv2.medianBlur(np.where(finite, f, -np.inf), 3)
-    upper = cv2.medianBlur(np.where(finite, f, np.inf), 3)
-    count = cv2.boxFilter(finite.astype(np.float32), -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
-    return lower, upper, count
-
-
-def despike(timg: np.ndarray, rows: np.ndarray, cols: np.ndarray, t: np.ndarray, tol: float) -> np.ndarray:
-    """Which of the ranges ``t`` at (rows, cols) of ``timg`` are more than ``tol`` from the median of the
-    finite ranges in their 5x5 window (with at least 9 of them): ``|t - nanmedian_windows(..., 5, 9)| > tol``.
-    ``timg`` has a NaN border of at least 2 pixels around (rows, cols).
-
-    The median is one window value or the mean of two, so it can only be ``tol`` away from ``t`` if some value
-    in the window is: the (exact, sort-based) medians are only computed at those pixels, a few percent of the
-    object (depth edges, spikes), instead of all of them.
-    """
-    lo, hi = window_extremes(timg, 5)
-    candidate = (hi[rows, cols] - t > tol) | (t - lo[rows, cols] > tol)
-    spike = np.zeros(t.shape, dtype=bool)
-    if candidate.any():
-        med = nanmedian_windows(timg, rows[candidate], cols[candidate], 5, 9, pad=False)
-        spike[candidate] = np.abs(t[candidate] - med) > tol  # NaN (too few values) compares False
-    return spike
-
-
-def front_range(timg: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> float | None:
-    """Least 3x3 median (of >= 5 finite values) over the pixels (rows, cols) of ``timg``; None if none has one.
-    ``timg`` has a NaN border of at least 1 pixel around (rows, cols).
-
-    ``min(nanmedian_windows(timg, rows, cols, 3, 5))``, but the exact medians are only computed at the pixels
-    whose lower bound (:func:`median3_bounds`) is not above the least upper bound: the others cannot hold the
-    minimum.
-    """
-    lower, upper, count = median3_bounds(timg)
-    lower, upper = lower[rows, cols], upper[rows, cols]
-    support = count[rows, cols] >= 5
-    if not support.any():
-        return None
-    best = float(upper[support].min())
-    candidate = support & (lower <= best + 1e-6 * abs(best))  # slack >> float32 rounding of the bounds
-    return float(np.min(nanmedian_windows(timg, rows[candidate], cols[candidate], 3, 5, pad=False)))
 
 
 def outline_widths(sil_rays: np.ndarray, z: np.ndarray, t: float, axes: list[np.ndarray], pixel_m: float
@@ -348,33 +267,12 @@ def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrin
     if rows.size < 50 or rows.size < 0.5 * int(ring.sum()):
         return None
     P = intrinsics.backproject(cols + origin[1], rows + origin[0], depth_m[rows, cols])
-    # spikes would tilt the first least-squares fit: start from the points within Tukey's fences of range
-    r = rowdot(P, z)
-    q1, q3 = percentiles(r, [25.0, 75.0])
-    iqr = max(q3 - q1, 0.002)
-    keep = np.abs(r - 0.5 * (q1 + q3)) <= 0.5 * (q3 - q1) + 3.0 * iqr
-    for i in range(3):
-        kept = P[keep]
-        centre = kept.mean(axis=0)
-        n = plane_normal(kept - centre)
-        if i == 0 and abs(float(n @ z)) < math.cos(math.radians(SUPPORT_MAX_ANGLE_DEG + SUPPORT_REFIT_TURN_DEG)):
-            return None  # far too oblique for the refits to bring it within SUPPORT_MAX_ANGLE_DEG
-        res = np.abs(rowdot(P - centre, n))
-        keep = res <= max(3.0 * 1.4826 * median(res[keep]), 0.003)
-    if keep.mean() < 0.6 or math.sqrt(float(np.mean(res[keep] ** 2))) > 0.005:
-        return None  # not one plane: clutter, the table's edge, a wall and a table
-    n = -n if n @ z > 0 else n
-    if -float(n @ z) < math.cos(math.radians(SUPPORT_MAX_ANGLE_DEG)):
-        return None  # oblique view: the top alone does not tell where the centre is; use symmetry
+    found, centre, n = fit_support_plane(P, z, math.cos(math.radians(SUPPORT_MAX_ANGLE_DEG + SUPPORT_REFIT_TURN_DEG)),
+                                         math.cos(math.radians(SUPPORT_MAX_ANGLE_DEG)))
+    if not found:
+        return None
     t_plane = float(centre @ n) / float(z @ n)
     return (centre, n) if t_plane > t_front + 0.002 else None
-
-
-def plane_normal(d: np.ndarray) -> np.ndarray:
-    """Unit normal of the least-squares plane through centred points ``d`` (N x 3): the right singular vector
-    of the least singular value, taken as the eigenvector of the least eigenvalue of d^T d (a 3x3 eigh, no
-    N x 3 SVD)."""
-    return np.linalg.eigh(gram(d))[1][:, 0]
 
 
 def centre_on_support(pts: np.ndarray, p0: np.ndarray, n: np.ndarray, max_height: float) -> np.ndarray | None:

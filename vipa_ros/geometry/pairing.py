@@ -7,8 +7,8 @@ the largest part of the node's 3D stage. Compiled, the same arithmetic is a few 
 
 The kernels repeat the NumPy version's arithmetic operation by operation (same products, same order, NumPy's
 "linear" percentile), so they give the same centres up to the order of one summation (the mean of the
-deepest midpoints). They are compiled on first use and cached on disk (``cache=True``); :func:`warm_up`
-loads them ahead of the first frame.
+deepest midpoints). They are compiled on first use and cached on disk (``cache=True``);
+:func:`~vipa_ros.geometry.pose.warm_up` loads them ahead of the first frame.
 """
 from __future__ import annotations
 
@@ -220,13 +220,3 @@ class OutlineLookup:
         found = index >= 0
         return found, np.where(found, index, 0)
 
-
-def warm_up() -> None:
-    """Compile (or load from the on-disk cache) every kernel, so the first frame does not pay for it."""
-    t = np.linspace(0.0, 2.0 * math.pi, 64, endpoint=False)
-    u, v = np.round(100 + 20 * np.cos(t)), np.round(100 + 10 * np.sin(t))
-    lookup = OutlineLookup(u, v, 3.0)
-    P = np.stack([(u - 100) / 500, (v - 100) / 500, np.full_like(u, 0.5)], axis=1)
-    iterate_centres(np.array([[0.0, 0.0, 0.5]]), P, np.array([0.0, 0.0, 1.0]), 500.0, 500.0, 100.0, 100.0,
-                    lookup.table, lookup.u0, lookup.v0, lookup.u, lookup.v, lookup.tol2, 0.002, 90.0, 10)
-    lookup.nearest(np.stack([u, v], axis=1))

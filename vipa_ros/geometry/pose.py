@@ -314,3 +314,17 @@ def estimate_grasp(mask: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrin
     if not target.ok:
         return GraspPose.invalid(target.reason, target.count, crop.touches_border(mask))
     return _fit_in_crop(target, crop, mask, intr, params.orientation, depth_m, erode_px)
+
+
+def warm_up() -> None:
+    """Estimate the pose of a box in two rendered views (oblique: symmetric pairing; top-down: support plane),
+    so that the estimator's compiled kernels are loaded from the on-disk cache, or compiled, before the first
+    camera frame needs them."""
+    from .synthetic import Box, Plane, orbit_view, render
+
+    K = CameraIntrinsics(300.0, 300.0, 159.5, 119.5, 320, 240)
+    box = Box(centre=np.array([0.0, 0.0, 0.03]), size=(0.10, 0.06, 0.06))
+    for elevation in (45.0, 85.0):
+        T = orbit_view(box.centre, elevation, distance=0.5)
+        depth, ids = render(K, [box.transformed(T), Plane().transformed(T)])
+        estimate_grasp(ids == 0, depth, K)

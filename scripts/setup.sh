@@ -78,4 +78,7 @@ cd "$ROOT/ros2_ws" && mkdir -p log
 colcon --log-base log build --symlink-install --event-handlers console_cohesion- summary+ \
   --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DPython3_FIND_VIRTUALENV=ONLY -DBUILD_TESTING=OFF \
   > "$ROOT/ros2_ws/log/last_build.txt" 2>&1 || { cat "$ROOT/ros2_ws/log/last_build.txt"; exit 1; }
+# --- 5. compile the grasp estimator's numba kernels once (cached on disk), so no node compiles on its first frame
+log "compiling the grasp estimator's kernels"
+PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/python" -c "from vipa_ros.geometry import warm_up; warm_up()"
 log "ready: source $ROOT/env.sh"

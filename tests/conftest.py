@@ -26,6 +26,14 @@ os.environ.update(dds_environment(str(REPO_ROOT / "config")))  # camera-sized fr
 import pytest  # noqa: E402  (after the environment is set)
 
 
+def pytest_sessionstart(session):
+    # the grasp estimator's numba kernels are compiled on first use and cached on disk: do it here, once, so no
+    # node a test starts spends its configure (or first frame) compiling them
+    from vipa_ros.geometry import warm_up
+
+    warm_up()
+
+
 @pytest.fixture
 def ros_context():
     """A private rclpy context per test, shut down afterwards (skips when ROS 2 is not installed)."""

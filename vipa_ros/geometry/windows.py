@@ -51,25 +51,44 @@ def window_median(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int
 
 
 @_jit
+def _window_extremes(img: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """(least, greatest) finite value in the (2r + 1)^2 window around every pixel (+inf / -inf: none), as two
+    separable passes (rows, then columns)."""
+    h, w = img.shape
+    row_lo, row_hi = np.empty((h, w)), np.empty((h, w))
+    for i in range(h):
+        for j in range(w):
+            lo, hi = np.inf, -np.inf
+            for jj in range(max(j - r, 0), min(j + r + 1, w)):
+                x = img[i, jj]
+                if np.isfinite(x):
+                    lo, hi = min(lo, x), max(hi, x)
+            row_lo[i, j], row_hi[i, j] = lo, hi
+    lo_img, hi_img = np.empty((h, w)), np.empty((h, w))
+    for i in range(h):
+        for j in range(w):
+            lo, hi = np.inf, -np.inf
+            for ii in range(max(i - r, 0), min(i + r + 1, h)):
+                lo, hi = min(lo, row_lo[ii, j]), max(hi, row_hi[ii, j])
+            lo_img[i, j], hi_img[i, j] = lo, hi
+    return lo_img, hi_img
+
+
+@_jit
 def despike(timg: np.ndarray, rows: np.ndarray, cols: np.ndarray, t: np.ndarray, tol: float) -> np.ndarray:
     """Which of the ranges ``t`` at (rows, cols) of ``timg`` are more than ``tol`` from the median of the
     finite ranges in their 5x5 window (with at least 9 of them): a spike the outlier filters let through.
 
-    The median is a window value or the mean of two, so it can only be ``tol`` away from ``t`` if some value
-    is: the window is sorted only then (a few percent of the pixels: depth edges, spikes).
+    The median is a window value or the mean of two, so it can only be ``tol`` away from ``t`` if the window's
+    least or greatest value is: the window is sorted only then (a few percent of the pixels: depth edges,
+    spikes).
     """
-    h, w = timg.shape
+    lo, hi = _window_extremes(timg, 2)
     buf = np.empty(25)
     spike = np.zeros(len(rows), np.bool_)
     for n in range(len(rows)):
         row, col, tn = rows[n], cols[n], t[n]
-        far = False
-        for i in range(max(row - 2, 0), min(row + 3, h)):
-            for j in range(max(col - 2, 0), min(col + 3, w)):
-                x = timg[i, j]
-                if np.isfinite(x) and abs(x - tn) > tol:  # abs(x - t) > tol <=> x - t > tol or t - x > tol
-                    far = True
-        if far:
+        if hi[row, col] - tn > tol or tn - lo[row, col] > tol:
             k = _window_values(timg, row, col, 2, buf)
             if k >= 9:
                 spike[n] = abs(tn - _median_of_sorted(buf, k)) > tol

@@ -267,7 +267,9 @@ def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrin
     if rows.size < 50 or rows.size < 0.5 * int(ring.sum()):
         return None
     P = intrinsics.backproject(cols + origin[1], rows + origin[0], depth_m[rows, cols])
-    found, centre, n = fit_support_plane(P, z, math.cos(math.radians(SUPPORT_MAX_ANGLE_DEG + SUPPORT_REFIT_TURN_DEG)),
+    q1, q3 = percentiles(rowdot(P, z), [25.0, 75.0])
+    found, centre, n = fit_support_plane(P, z, q1, q3,
+                                         math.cos(math.radians(SUPPORT_MAX_ANGLE_DEG + SUPPORT_REFIT_TURN_DEG)),
                                          math.cos(math.radians(SUPPORT_MAX_ANGLE_DEG)))
     if not found:
         return None

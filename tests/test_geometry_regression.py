@@ -352,9 +352,10 @@ def test_compiled_support_plane_fit_equals_the_numpy_fit(seed):
     z = np.array([0.05, 0.1, 1.0]) / np.linalg.norm([0.05, 0.1, 1.0])
     centre, n, inliers, rms = numpy_fit(P, z)
     assert inliers > 0.9 and rms < 0.002
-    q1, q3 = np.percentile(P @ z, [25.0, 75.0])
-    found, got_centre, got_n = fit_support_plane(P, z, q1, q3, 0.0, 0.0)
+    r = P @ z
+    q1, q3 = np.percentile(r, [25.0, 75.0])
+    found, got_centre, got_n = fit_support_plane(P, z, r, q1, q3, 0.0, 0.0)
     assert found
     np.testing.assert_allclose(got_centre, centre, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got_n, n, rtol=0, atol=1e-9)
-    assert not fit_support_plane(P, z, q1, q3, 0.0, 1.0)[0]  # the final normal must face the camera within 0 deg
+    assert not fit_support_plane(P, z, r, q1, q3, 0.0, 1.0)[0]  # the final normal must face the camera within 0 deg

@@ -39,9 +39,10 @@ towards their visible part (the pose says ``truncated``); concave and irregular 
 handle, a duck) break the symmetry model and are only as good as the bounds.
 
 Speed (a camera node calls this every frame): all per-pixel work runs on a crop around the object
-(:class:`~vipa_ros.geometry.crop.Crop`); the window medians (:mod:`~vipa_ros.geometry.windows`) and the
-symmetric pairing (:mod:`~vipa_ros.geometry.pairing`) are compiled loops, the medians only sorted where they can
-change the result; outline widths come from the silhouette's convex hull. Each of these gives the same result
+(:class:`~vipa_ros.geometry.crop.Crop`); the window medians (:mod:`~vipa_ros.geometry.windows`), the
+support-plane fit (:mod:`~vipa_ros.geometry.planes`) and the symmetric pairing
+(:mod:`~vipa_ros.geometry.pairing`) are compiled loops, the medians only sorted where they can change the
+result; outline widths come from the silhouette's convex hull. Each of these gives the same result
 as the direct computation, except the pairing's nearest-outline-pixel table, which in rare near-ties picks a
 partner up to 0.2 px farther than the nearest one.
 """
@@ -267,8 +268,9 @@ def support_plane(sil: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrin
     if rows.size < 50 or rows.size < 0.5 * int(ring.sum()):
         return None
     P = intrinsics.backproject(cols + origin[1], rows + origin[0], depth_m[rows, cols])
-    q1, q3 = percentiles(rowdot(P, z), [25.0, 75.0])
-    found, centre, n = fit_support_plane(P, z, q1, q3,
+    r = rowdot(P, z)
+    q1, q3 = percentiles(r, [25.0, 75.0])
+    found, centre, n = fit_support_plane(P, z, r, q1, q3,
                                          math.cos(math.radians(SUPPORT_MAX_ANGLE_DEG + SUPPORT_REFIT_TURN_DEG)),
                                          math.cos(math.radians(SUPPORT_MAX_ANGLE_DEG)))
     if not found:

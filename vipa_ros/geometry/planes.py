@@ -48,20 +48,17 @@ def _fit(P: np.ndarray, keep: np.ndarray, centre: np.ndarray) -> np.ndarray:
 
 
 @_jit
-def fit_support_plane(P: np.ndarray, z: np.ndarray, q1: float, q3: float, min_cos_first: float,
+def fit_support_plane(P: np.ndarray, z: np.ndarray, r: np.ndarray, q1: float, q3: float, min_cos_first: float,
                       max_cos_final: float) -> tuple[bool, np.ndarray, np.ndarray]:
     """(found, point, unit normal towards the camera) of the plane through the points ``P`` (N x 3, N >= 4),
-    seen along the ray ``z``; ``q1``, ``q3``: the quartiles of their ranges ``P @ z`` (computed by the caller:
-    numba's cache would not notice a change in a helper from another file).
+    seen along the ray ``z``; ``r``: their ranges ``P @ z``, ``q1``, ``q3``: the quartiles of those (from the
+    caller: numba's disk cache would not notice a change in a percentile helper from another file).
 
     Not found when the first fit's normal is farther from the ray than ``acos(min_cos_first)`` (the refits
     cannot bring it back), when it is not one clean plane (< 60 % inliers or inlier RMS > 5 mm), or when the
     final normal is farther from the ray than ``acos(max_cos_final)``.
     """
     N = len(P)
-    r = np.empty(N)
-    for i in range(N):
-        r[i] = _dot3(P[i], z)
     iqr = max(q3 - q1, 0.002)
     keep = np.empty(N, np.bool_)
     for i in range(N):  # spikes would tilt the first fit: start from the points within Tukey's fences of range

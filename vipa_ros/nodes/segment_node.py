@@ -56,7 +56,7 @@ DEFAULTS: dict[str, object] = {
     "min_instance_area_px": 100, "keep_target": True, "max_rate_hz": 10.0, "max_image_age_ms": 500.0,
     "depth_slop_s": 0.05,
     "depth_scale": 0.0, "min_depth": 0.1, "max_depth": 5.0, "mask_erode_px": 3, "min_valid_points": 30,
-    "max_mask_px": 20000, "max_poses": 1,
+    "max_mask_px": 4000, "max_poses": 1,
     "orientation": "pca",
     "target_frame": "",
     "image_qos": "sensor_data", "image_qos_depth": 1, "depth_qos": "sensor_data", "depth_qos_depth": 1,

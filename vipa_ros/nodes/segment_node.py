@@ -44,6 +44,8 @@ from vipa_ros.srv import Segment, SetCommand
 MODEL_PARAMETERS = ("model", "weights", "backend", "device", "precision", "onnx_providers", "engine_cache_dir")
 GRASP_PARAMETERS = ("min_depth", "max_depth", "mask_erode_px", "min_valid_points", "orientation", "depth_scale",
                     "max_mask_px")
+# The per-frame output publishers (besides the optional vision_msgs ones), by attribute.
+OUTPUT_PUBLISHERS = ("_pub_seg", "_pub_mask", "_pub_ids", "_pub_pose", "_pub_markers", "_pub_debug")
 # Parameters read once when the node configures its interfaces.
 INTERFACE_PARAMETERS = ("image_qos", "image_qos_depth", "depth_qos", "depth_qos_depth", "camera_info_qos",
                         "camera_info_qos_depth", "image_transport", "target_frame", "diagnostics_period_s")
@@ -290,13 +292,10 @@ class SegmentNode(SelfActivatingNode):
         for srv in getattr(self, "_service_handles", []):
             self.destroy_service(srv)
         self._service_handles = []
-        for name in ("_pub_seg", "_pub_mask", "_pub_ids", "_pub_pose", "_pub_markers", "_pub_debug"):
-            pub = getattr(self, name, None)
-            if pub is not None:
-                self.destroy_publisher(pub)
-                setattr(self, name, None)
-        for pub in self._vision or ():
+        for pub in self._output_publishers():
             self.destroy_publisher(pub)
+        for name in OUTPUT_PUBLISHERS:
+            setattr(self, name, None)
         self._vision = None
 
     # --- callbacks: store only ------------------------------------------------------------------------------
@@ -569,11 +568,12 @@ class SegmentNode(SelfActivatingNode):
 
     def _subscribed_outputs(self) -> str:
         """The per-frame outputs something subscribes to (the others are not built), for diagnostics."""
-        pubs = [getattr(self, name, None) for name in
-                ("_pub_seg", "_pub_mask", "_pub_ids", "_pub_pose", "_pub_markers", "_pub_debug")]
-        pubs += list(self._vision or ())
-        names = [pub.topic_name.rsplit("/", 1)[-1] for pub in pubs if pub is not None and _subscribed(pub)]
+        names = [pub.topic_name.rsplit("/", 1)[-1] for pub in self._output_publishers() if _subscribed(pub)]
         return ", ".join(names) or "none"
+
+    def _output_publishers(self) -> list[Publisher]:
+        pubs = [getattr(self, name, None) for name in OUTPUT_PUBLISHERS] + list(self._vision or ())
+        return [pub for pub in pubs if pub is not None]
 
     def _publish_diagnostics(self) -> None:
         stats = self._stats

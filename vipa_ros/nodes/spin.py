@@ -23,6 +23,11 @@ def run_node(make_node: Callable[[], N], release: Callable[[N], None], threads: 
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # Ctrl-C shuts the context down under a callback that may still be running (a timer publishing a frame):
+        # its failing publish is part of stopping, not an error to exit with
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             release(node)

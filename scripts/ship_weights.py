@@ -30,6 +30,9 @@ def main() -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--limit", type=int, default=0, help="evaluate on the first N test expressions (0 = all)")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--previous-steps", type=int, default=0,
+                        help="training steps of the weights the run started from (`vipa train --init`), recorded "
+                             "with the run's own steps as total_steps")
     args = parser.parse_args()
 
     model, cfg = load_checkpoint(args.checkpoint)
@@ -40,6 +43,8 @@ def main() -> int:
     print(f"{cfg.name} @ {cfg.input_size}, {len(dataset)} test expressions of {args.data}:")
     print(format_metrics(report["original_resolution"]))
     source = checkpoint_extra(args.checkpoint)
+    if args.previous_steps:
+        source.update(previous_steps=args.previous_steps, total_steps=int(source.get("step", 0)) + args.previous_steps)
     extra = {**source, "source_checkpoint": str(args.checkpoint), "dataset": args.data, "test_expressions": len(dataset),
              "test_mIoU": overall["mIoU"], "test_oIoU": overall["oIoU"], "test_P@0.5": overall["P@0.5"],
              "evaluated": time.strftime("%Y-%m-%d")}

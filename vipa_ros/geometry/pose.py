@@ -52,7 +52,7 @@ class GraspParams:
     outlier_floor_m: float = 0.01     # least margin (metres) the outlier filters keep beyond the quartiles
     # Masks larger than this are sampled on every s-th pixel (s = ceil(sqrt(area / max_mask_px))) so the time
     # per object stays bounded (a table-sized mask would take ~0.5 s); 0 = never. 4000 samples a cup at 0.6 m
-    # (~5000 px) on every 2nd pixel: the fit takes ~40 % less time on the node's critical path for 0.25 mm more
+    # (~5000 px) on every 2nd pixel: the fit takes ~30 % less time on the node's critical path for 0.25 mm more
     # median centre error (scripts/bench_geometry.py --sweep: 0.64 -> 0.89 mm), far below depth noise.
     max_mask_px: int = 4000
 

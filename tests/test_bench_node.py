@@ -12,7 +12,7 @@ pytest.importorskip("rclpy", reason="ROS 2 not installed: run `make setup`")
 pytestmark = [pytest.mark.ros]
 
 
-def test_bench_node_prints_paced_and_camera_rows(tiny_weights, tmp_path):
+def test_bench_node_prints_paced_camera_and_floor_rows(tiny_weights, tmp_path):
     out = tmp_path / "bench.md"
     proc = subprocess.run(
         [sys.executable, "-m", "vipa_ros.cli", "bench-node", "--model", "vipa_tiny", "--weights", str(tiny_weights),
@@ -27,3 +27,5 @@ def test_bench_node_prints_paced_and_camera_rows(tiny_weights, tmp_path):
     overhead = next(line for line in table.splitlines() if "paced" in line and "node overhead" in line)
     median = float(overhead.split("|")[4])
     assert 0.0 < median < 10_000.0
+    floor = next(line for line in table.splitlines() if line.startswith("| DDS floor (paced) |"))
+    assert 0.0 < float(floor.split("|")[3]) < 10_000.0

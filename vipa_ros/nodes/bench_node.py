@@ -1,7 +1,7 @@
 """`vipa bench-node`: end-to-end latency of segment_node over DDS against the model time alone.
 
 Starts segment_node as its own process and publishes a 640x480 RGB-D frame of the simulated tabletop (the demo's
-scene, real MuJoCo depth and intrinsics) in two phases:
+scene, real MuJoCo depth and intrinsics) in three phases:
 
 - paced: the next frame is published only once the previous Segmentation arrived, so no frame waits for the
   worker. end-to-end - model is the node's own overhead (conversion, pre/post-processing, 3D, message building,
@@ -10,6 +10,9 @@ scene, real MuJoCo depth and intrinsics) in two phases:
 - camera: frames at a fixed rate (default 30 Hz) like a camera driver. The worker takes the newest frame when it
   is free, so end-to-end also holds the wait for the frame in progress (up to one model time); the rest of the
   frames are dropped as stale, by design.
+- DDS floor: segment_node stopped, the paced frames go to `vipa_ros.nodes.bench_echo`, a bare rclpy node with the
+  same inputs that answers each image with its header. Its round trip is what DDS and rclpy take for any Python
+  node with these inputs on this machine: the part of the node overhead no node code removes.
 
 The node reports its model time in Segmentation.inference_ms and its per-stage medians in /diagnostics; both are
 printed with the peak memory (RSS) of the node process, as a Markdown table with the hardware named. Only
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import CameraInfo, Image
-    from std_msgs.msg import String
+    from std_msgs.msg import Header, String
 
     from vipa_ros.msg import Segmentation
     from vipa_ros.nodes.cli_launch import executable_path
@@ -101,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
         if t_sent is not None:
             results.append(((time.perf_counter() - t_sent) * 1e3, msg.inference_ms))
 
+    def on_echo(msg: Header) -> None:
+        t_sent = sent.pop((msg.stamp.sec, msg.stamp.nanosec), None)
+        if t_sent is not None:
+            results.append(((time.perf_counter() - t_sent) * 1e3, 0.0))
+
     def on_diagnostics(msg: DiagnosticArray) -> None:
         for status in msg.status:
             if status.name.startswith("/vipa_bench/vipa_segment:"):
@@ -108,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
     reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
     node.create_subscription(Segmentation, "/vipa_bench/vipa_segment/segmentation", on_segmentation, reliable)
+    node.create_subscription(Header, "/vipa_bench/vipa_bench_echo/echo", on_echo, reliable)
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
     pub_image = node.create_publisher(Image, "/vipa_bench/image", qos_profile_sensor_data)
     pub_depth = node.create_publisher(Image, "/vipa_bench/depth", qos_profile_sensor_data)
@@ -179,6 +188,19 @@ def run(args: argparse.Namespace) -> int:
         spin_for(1.5)
         phases["camera"] = (list(results), dict(diagnostics), len(results) / args.seconds)
         peak_mb = _peak_rss_mb(proc.pid)
+        # The same frames, paced, to a node that only echoes the image's header: the DDS and rclpy floor
+        proc.terminate()
+        proc.wait(timeout=20)
+        proc = subprocess.Popen([sys.executable, "-m", "vipa_ros.nodes.bench_echo", "--ros-args", "-r",
+                                 "__ns:=/vipa_bench"], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while pub_image.get_subscription_count() == 0 and time.monotonic() < deadline and proc.poll() is None:
+            rclpy.spin_once(node, timeout_sec=0.1)
+        paced(1, max_lost=60)
+        paced(args.warmup)
+        results.clear()
+        paced(args.frames)
+        phases["floor"] = (list(results), {}, 0.0)
     except RuntimeError as exc:
         print(f"{exc}; node log:\n" + open(log.name).read())
         return 1
@@ -209,7 +231,10 @@ def _table(args, phases, peak_mb: float, hw: str, lost: int) -> str:
              f"{SCENE[1]}), command '{COMMAND}'; node peak RSS {peak_mb:.0f} MB; paced frames lost by DDS and resent: "
              f"{lost}; node outputs with a subscriber (the others are not built): {subscribed}", "",
              "| phase | measure | median ms | p90 ms |", "|---|---|---|---|"]
+    floor = [r[0] for r in phases.get("floor", ([],))[0]]
     for name, (results, diag, rate) in phases.items():
+        if name == "floor":
+            continue
         label = "paced (no queueing)" if name == "paced" else f"camera {args.rate:g} Hz ({rate:.1f} Hz served)"
         e2e = [r[0] for r in results]
         lines.append(f"| {label} | end-to-end (image published -> Segmentation received) | {stats(e2e)} |")
@@ -221,4 +246,7 @@ def _table(args, phases, peak_mb: float, hw: str, lost: int) -> str:
                 if value is not None:
                     lines.append(f"| {label} | node stage: {stage} (median of the last 50, diagnostics) | "
                                  f"{float(value):.1f} | |")
+    if floor:
+        lines.append(f"| DDS floor (paced) | image published -> header received from a bare rclpy echo node "
+                     f"(vipa_ros.nodes.bench_echo) | {stats(floor)} |")
     return "\n".join(lines)

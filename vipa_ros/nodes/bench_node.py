@@ -196,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + 60
         while pub_image.get_subscription_count() == 0 and time.monotonic() < deadline and proc.poll() is None:
             rclpy.spin_once(node, timeout_sec=0.1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"bench_echo exited with status {proc.returncode}")
         paced(1, max_lost=60)
         paced(args.warmup)
         results.clear()

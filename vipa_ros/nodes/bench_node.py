@@ -99,15 +99,10 @@ def run(args: argparse.Namespace) -> int:
     results: list[tuple[float, float]] = []  # (end-to-end ms, model ms) of the current phase
     diagnostics: dict[str, str] = {}
 
-    def on_segmentation(msg: Segmentation) -> None:
-        t_sent = sent.pop((msg.header.stamp.sec, msg.header.stamp.nanosec), None)
+    def on_reply(stamp, model_ms: float) -> None:
+        t_sent = sent.pop((stamp.sec, stamp.nanosec), None)
         if t_sent is not None:
-            results.append(((time.perf_counter() - t_sent) * 1e3, msg.inference_ms))
-
-    def on_echo(msg: Header) -> None:
-        t_sent = sent.pop((msg.stamp.sec, msg.stamp.nanosec), None)
-        if t_sent is not None:
-            results.append(((time.perf_counter() - t_sent) * 1e3, 0.0))
+            results.append(((time.perf_counter() - t_sent) * 1e3, model_ms))
 
     def on_diagnostics(msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -115,8 +110,10 @@ def run(args: argparse.Namespace) -> int:
                 diagnostics.update({kv.key: kv.value for kv in status.values})
 
     reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-    node.create_subscription(Segmentation, "/vipa_bench/vipa_segment/segmentation", on_segmentation, reliable)
-    node.create_subscription(Header, "/vipa_bench/vipa_bench_echo/echo", on_echo, reliable)
+    node.create_subscription(Segmentation, "/vipa_bench/vipa_segment/segmentation",
+                             lambda msg: on_reply(msg.header.stamp, msg.inference_ms), reliable)
+    node.create_subscription(Header, "/vipa_bench/vipa_bench_echo/echo", lambda msg: on_reply(msg.stamp, 0.0),
+                             reliable)
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
     pub_image = node.create_publisher(Image, "/vipa_bench/image", qos_profile_sensor_data)
     pub_depth = node.create_publisher(Image, "/vipa_bench/depth", qos_profile_sensor_data)
@@ -143,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             rclpy.spin_once(node, timeout_sec=max(0.0, end - time.monotonic()))
 
     def paced(n: int, max_lost: int = 0) -> int:
-        """n frames, each published once the previous one's Segmentation came back; returns frames lost (best-effort
+        """n frames, each published once the previous one's reply came back; returns frames lost (best-effort
         camera QoS may drop a 1 MB frame on a loaded machine: such frames are resent, not waited for)."""
         lost = 0
         for _ in range(n):
@@ -157,23 +154,29 @@ def run(args: argparse.Namespace) -> int:
                     break
                 lost += 1
                 if lost > (max_lost or max(10, n)):
-                    raise RuntimeError(f"segment_node answered none of the last {lost} frames")
+                    raise RuntimeError(f"the node answered none of the last {lost} frames")
             spin_for(0.02)  # let the node's other outputs drain before the next frame
         return lost
 
-    phases: dict[str, tuple[list[tuple[float, float]], dict[str, str], float]] = {}
-    try:
-        deadline = time.monotonic() + 300
+    def wait_for_subscriber(process: subprocess.Popen, name: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
         while pub_image.get_subscription_count() == 0 and time.monotonic() < deadline:
-            if proc.poll() is not None:
-                print(open(log.name).read())
-                return 1
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with status {process.returncode}")
             rclpy.spin_once(node, timeout_sec=0.1)
-        pub_cmd.publish(String(data=COMMAND))
-        spin_for(0.5)
+
+    def warm_up() -> None:
         paced(1, max_lost=60)  # resent for up to 5 min: the first frame may wait for an ONNX export / TensorRT build
         paced(args.warmup)
         results.clear()
+
+    phases: dict[str, tuple[list[tuple[float, float]], dict[str, str], float]] = {}
+    floor: list[float] = []
+    try:
+        wait_for_subscriber(proc, "segment_node", 300)
+        pub_cmd.publish(String(data=COMMAND))
+        spin_for(0.5)
+        warm_up()
         t0 = time.monotonic()
         lost = paced(args.frames)
         spin_for(1.5)  # one diagnostics period: the node's stage medians cover the measured frames
@@ -193,16 +196,10 @@ def run(args: argparse.Namespace) -> int:
         proc.wait(timeout=20)
         proc = subprocess.Popen([sys.executable, "-m", "vipa_ros.nodes.bench_echo", "--ros-args", "-r",
                                  "__ns:=/vipa_bench"], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while pub_image.get_subscription_count() == 0 and time.monotonic() < deadline and proc.poll() is None:
-            rclpy.spin_once(node, timeout_sec=0.1)
-        if proc.poll() is not None:
-            raise RuntimeError(f"bench_echo exited with status {proc.returncode}")
-        paced(1, max_lost=60)
-        paced(args.warmup)
-        results.clear()
+        wait_for_subscriber(proc, "bench_echo", 60)
+        warm_up()
         paced(args.frames)
-        phases["floor"] = (list(results), {}, 0.0)
+        floor = [r[0] for r in results]
     except RuntimeError as exc:
         print(f"{exc}; node log:\n" + open(log.name).read())
         return 1
@@ -214,14 +211,14 @@ def run(args: argparse.Namespace) -> int:
     if not phases.get("paced", ([],))[0]:
         print("no Segmentation received; node log:\n" + open(log.name).read())
         return 1
-    table = _table(args, phases, peak_mb, hardware(), lost)
+    table = _table(args, phases, floor, peak_mb, hardware(), lost)
     print(table)
     if args.out:
         pathlib.Path(args.out).write_text(table + "\n")
     return 0
 
 
-def _table(args, phases, peak_mb: float, hw: str, lost: int) -> str:
+def _table(args, phases, floor: list[float], peak_mb: float, hw: str, lost: int) -> str:
     def stats(values: list[float]) -> str:
         if not values:
             return "- | -"
@@ -233,10 +230,7 @@ def _table(args, phases, peak_mb: float, hw: str, lost: int) -> str:
              f"{SCENE[1]}), command '{COMMAND}'; node peak RSS {peak_mb:.0f} MB; paced frames lost by DDS and resent: "
              f"{lost}; node outputs with a subscriber (the others are not built): {subscribed}", "",
              "| phase | measure | median ms | p90 ms |", "|---|---|---|---|"]
-    floor = [r[0] for r in phases.get("floor", ([],))[0]]
     for name, (results, diag, rate) in phases.items():
-        if name == "floor":
-            continue
         label = "paced (no queueing)" if name == "paced" else f"camera {args.rate:g} Hz ({rate:.1f} Hz served)"
         e2e = [r[0] for r in results]
         lines.append(f"| {label} | end-to-end (image published -> Segmentation received) | {stats(e2e)} |")

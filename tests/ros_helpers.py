@@ -17,6 +17,13 @@ def spin_until(executor, condition: Callable[[], bool], timeout_s: float) -> boo
     return condition()
 
 
+def call(executor, client, request, timeout_s: float, resend_s: float | None = 5.0):
+    """The reply to `request`, spinning `executor` (:func:`vipa_ros.nodes.service_call.call_service`)."""
+    from vipa_ros.nodes.service_call import call_service
+
+    return call_service(client, request, lambda condition, t: spin_until(executor, condition, t), timeout_s, resend_s)
+
+
 def spin_until_alive(executor, procs, condition: Callable[[], bool], timeout_s: float) -> bool:
     """:func:`spin_until`, failing at once (with the log) when one of the node processes ``procs``
     (vipa_ros.nodes.demo.Processes) has died, instead of waiting out the timeout."""

@@ -28,6 +28,7 @@ from std_msgs.msg import String  # noqa: E402
 from conftest import REPO_ROOT  # noqa: E402
 from vipa_ros.msg import Instance, Segmentation  # noqa: E402
 from vipa_ros.nodes.demo import Processes, evaluate, instance_mask, objects_described  # noqa: E402
+from vipa_ros.nodes.service_call import call_service  # noqa: E402
 from vipa_ros.srv import Segment  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -78,11 +79,8 @@ class Pipeline:
     def spin_until(self, condition, timeout: float) -> bool:
         return spin_until_alive(self.executor, self.procs, condition, timeout)
 
-    def call(self, client, request, timeout: float = 60.0):
-        assert self.spin_until(client.service_is_ready, timeout), f"{client.srv_name} not available"
-        future = client.call_async(request)
-        assert self.spin_until(future.done, timeout), f"no reply from {client.srv_name}"
-        return future.result()
+    def call(self, client, request, timeout: float = 60.0, resend_s: float | None = 5.0):
+        return call_service(client, request, self.spin_until, timeout, resend_s)
 
     def wait_active(self, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
@@ -164,7 +162,7 @@ def test_one_shot_segment_service_returns_a_sim_frame(pipeline):
     p = pipeline
     stamps = []
     for _ in range(8):  # until the frame it used is one this test received as well (best effort)
-        reply = p.call(p.segment, Segment.Request(command="find the red block", timeout_s=60.0), 120.0)
+        reply = p.call(p.segment, Segment.Request(command="find the red block", timeout_s=60.0), 120.0, resend_s=70.0)
         assert reply.success, reply.message
         seg = reply.segmentation
         assert seg.action == "find" and seg.expression == "the red block" and seg.header.frame_id == FRAME
@@ -253,7 +251,7 @@ def test_shipped_model_selects_the_demo_objects(tmp_path, shipped_vipa_s):
         gt = p.gt[-1]
         outcomes = []
         for command, expected in choose_commands(gt, 3):
-            reply = p.call(p.segment, Segment.Request(command=command, timeout_s=120.0), 300.0)
+            reply = p.call(p.segment, Segment.Request(command=command, timeout_s=120.0), 300.0, resend_s=130.0)
             assert reply.success, reply.message
             outcome = evaluate(reply.segmentation, gt, expected)
             print(f"\n[shipped model] {outcome.to_dict()}")

@@ -38,6 +38,7 @@ from vipa_ros.language.speech.audio import float_to_s16le  # noqa: E402
 from vipa_ros.language.speech.tts import synthesize  # noqa: E402
 from vipa_ros.msg import Audio, Segmentation  # noqa: E402
 from vipa_ros.nodes.demo import Processes, evaluate, objects_described  # noqa: E402
+from vipa_ros.nodes.service_call import call_service  # noqa: E402
 
 pytestmark = [pytest.mark.ros]
 
@@ -86,8 +87,7 @@ class SpokenPipeline:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.spin_until(client.service_is_ready, 5.0):
-                future = client.call_async(GetState.Request())
-                if self.spin_until(future.done, 60.0) and future.result().current_state.label == "active":
+                if call_service(client, GetState.Request(), self.spin_until, 60.0).current_state.label == "active":
                     return
             self.spin_until(lambda: False, 1.0)
         raise AssertionError(f"{name} is not active after {timeout} s:\n{self.procs.tail(name)}")

@@ -19,7 +19,7 @@ from geometry_msgs.msg import PoseStamped  # noqa: E402
 from lifecycle_msgs.srv import GetState  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
-from ros_helpers import NodeProcess, spin_until  # noqa: E402
+from ros_helpers import NodeProcess, call, spin_until  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import SetBool  # noqa: E402
@@ -75,17 +75,18 @@ class Client:
         self.frame = 0
 
     def call(self, client, request, timeout=20.0):
-        assert client.wait_for_service(timeout_sec=timeout), f"service {client.srv_name} not available"
-        future = client.call_async(request)
-        assert spin_until(self.executor, future.done, timeout), f"no reply from {client.srv_name}"
-        return future.result()
+        return call(self.executor, client, request, timeout)
 
     def state(self) -> str:
         return self.call(self.get_state, GetState.Request(), timeout=120.0).current_state.label
 
     def wait_active(self, proc: NodeProcess, timeout: float = 180.0) -> None:
         assert spin_until(self.executor, self.get_state.service_is_ready, 60.0), proc.log()
-        assert spin_until(self.executor, lambda: self.state() == "active", timeout), proc.log()
+        try:
+            active = spin_until(self.executor, lambda: self.state() == "active", timeout)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}\n{proc.log()}") from e
+        assert active, proc.log()
 
     def settled_state(self, timeout: float = 300.0) -> str:
         """The lifecycle state once no transition runs (autostart loads the model beside the executor)."""

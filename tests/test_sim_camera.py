@@ -19,7 +19,7 @@ from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
-from ros_helpers import NodeProcess, spin_until  # noqa: E402
+from ros_helpers import NodeProcess, call, spin_until  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -66,10 +66,7 @@ class Listener:
         return json.loads(msgs[-1].data)
 
     def call(self, client, request, timeout: float = 30.0):
-        assert client.wait_for_service(timeout_sec=timeout), f"service {client.srv_name} not available"
-        future = client.call_async(request)
-        assert spin_until(self.executor, future.done, timeout), f"no reply from {client.srv_name}"
-        return future.result()
+        return call(self.executor, client, request, timeout)
 
     def set_int(self, name: str, value: int):
         p = ParameterMsg(name=name, value=ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value))

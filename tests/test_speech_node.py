@@ -19,7 +19,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from lifecycle_msgs.srv import GetState  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy  # noqa: E402
-from ros_helpers import NodeProcess, spin_until  # noqa: E402
+from ros_helpers import NodeProcess, call, spin_until  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from conftest import REPO_ROOT  # noqa: E402
@@ -56,10 +56,7 @@ class Client:
         self.get_state = self.node.create_client(GetState, f"{ns}/vipa_speech/get_state")
 
     def state(self) -> str:
-        assert self.get_state.wait_for_service(timeout_sec=60.0)
-        future = self.get_state.call_async(GetState.Request())
-        assert spin_until(self.executor, future.done, 60.0)
-        return future.result().current_state.label
+        return call(self.executor, self.get_state, GetState.Request(), 60.0).current_state.label
 
     def wait_active(self, proc) -> None:
         assert spin_until(self.executor, lambda: self.audio.get_subscription_count() > 0, 60.0), proc.log()

@@ -388,12 +388,9 @@ class Demo:
         return condition()
 
     def _call(self, client, request, timeout: float):
-        if not self._spin_until(client.service_is_ready, timeout):
-            raise RuntimeError(f"service {client.srv_name} not available")
-        future = client.call_async(request)
-        if not self._spin_until(future.done, timeout):
-            raise RuntimeError(f"no reply from {client.srv_name}")
-        return future.result()
+        from vipa_ros.nodes.service_call import call_service
+
+        return call_service(client, request, self._spin_until, timeout)
 
     def _segment_state(self, timeout: float) -> str:
         from lifecycle_msgs.srv import GetState
@@ -443,7 +440,7 @@ class Demo:
                       f"{self.procs.tail('vipa_segment')}")
                 return 1
             print(f"[demo] vipa_segment active after {time.monotonic() - t0:.1f} s")
-        except RuntimeError as exc:
+        except (RuntimeError, TimeoutError) as exc:
             print(f"[demo] error: {exc}")
             return 1
 
@@ -461,7 +458,7 @@ class Demo:
                 if image_path:
                     files.append(image_path)
             self._call(self.set_command, SetCommand.Request(command="stop"), 30.0)
-        except RuntimeError as exc:
+        except (RuntimeError, TimeoutError) as exc:
             print(f"[demo] error: {exc}")
             return 1
         finally:

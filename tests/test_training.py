@@ -53,3 +53,40 @@ def test_freezing_vision_stages_keeps_early_layers_pretrained_and_still_trains_f
     assert body["blocks_0"][0].conv_dw.weight.grad is None
     assert body["blocks_2"][0].conv_pw.weight.grad is not None
     assert model.fusion.stages["0"].pwam.query[0].weight.grad is not None  # fusion after the frozen stage trains
+
+
+def test_type_balance_draws_rare_sentence_types_more_often_and_stays_resumable():
+    import torch
+
+    from vipa_ros.training.train import ResumableSampler, type_balance_weights
+
+    types = ["combination"] * 900 + ["ordinal"] * 100
+    assert type_balance_weights(types, 0.0) is None  # plain shuffle: each sample once per epoch
+    assert sorted(ResumableSampler(len(types), seed=3)) == list(range(1000))
+
+    weights = type_balance_weights(types, 1.0)  # power 1: both types equally likely
+    assert torch.isclose(weights[:900].sum(), weights[900:].sum())
+    sampler = ResumableSampler(len(types), seed=3, weights=weights)
+    order = list(sampler)
+    assert len(order) == 1000
+    assert 0.4 < sum(i >= 900 for i in order) / 1000 < 0.6  # ordinals were 10 %
+
+    half = type_balance_weights(types, 0.5)  # sqrt: 100 ** 0.5 / (900 ** 0.5 + 100 ** 0.5) = 25 %
+    assert abs(half[900:].sum() / half.sum() - 0.25) < 1e-9
+
+    sampler.set_epoch(0, start=600)  # resuming mid-epoch continues the same draw
+    assert list(sampler) == order[600:]
+    sampler.set_epoch(1)
+    assert list(sampler) != order
+
+
+def test_dataset_groups_lists_each_sample_s_sentence_type(tabletop_small):
+    from vipa_ros.model import load_config
+    from vipa_ros.training.data_setup import build_dataset, dataset_groups
+
+    cfg = load_config("vipa_tiny")
+    one = build_dataset([str(tabletop_small)], cfg, split="train")
+    types = dataset_groups(one)
+    assert len(types) == len(one) and {"colour", "spatial"} <= set(types)
+    both = build_dataset([str(tabletop_small)] * 2, cfg, split="train")
+    assert dataset_groups(both) == types * 2

@@ -20,6 +20,12 @@ def build_dataset(data: list[str], cfg, split: str, augment: bool = False, limit
     return sets[0] if len(sets) == 1 else ConcatDataset(sets)
 
 
+def dataset_groups(dataset) -> list[str]:
+    """The sentence type of every item of a dataset :func:`build_dataset` made, without loading any image."""
+    parts = dataset.datasets if isinstance(dataset, ConcatDataset) else [dataset]
+    return [t for part in parts for t in part.groups()]
+
+
 def sample_groups(item: dict[str, Any]) -> list[str]:
     """Groups a sample is reported under: its sentence type, plus the held-out test conditions it belongs to."""
     groups = [item.get("sent_type") or "all"]

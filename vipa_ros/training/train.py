@@ -15,6 +15,7 @@ import logging
 import os
 import pathlib
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 import torch
@@ -22,7 +23,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from vipa_ros.model import build_model, load_checkpoint, load_config, save_checkpoint
-from vipa_ros.training.data_setup import build_dataset, collate
+from vipa_ros.training.data_setup import build_dataset, collate, dataset_groups
 from vipa_ros.training.evaluate import evaluate
 from vipa_ros.training.resume import load_training_state, save_training_state
 
@@ -53,6 +54,9 @@ class TrainOptions:
     seed: int = 0
     device: str = "auto"
     input_size: int = 0  # train at this resolution instead of the config's (0 = config); saved in checkpoints
+    # draw each sample with weight (its sentence type's count) ** -type_balance: 0 is a plain shuffle, 0.5 draws
+    # rare types (ordinals: 2 % of the tabletop sentences) about 4x as often as they occur
+    type_balance: float = 0.0
 
 
 def _distributed() -> tuple[bool, int, int]:
@@ -64,10 +68,14 @@ def _distributed() -> tuple[bool, int, int]:
 
 
 class ResumableSampler(Sampler[int]):
-    """A seeded shuffle per epoch, sharded across DDP ranks, that can start part-way through the epoch."""
+    """A seeded shuffle per epoch, sharded across DDP ranks, that can start part-way through the epoch.
 
-    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1) -> None:
+    With `weights`, an epoch is instead `size` draws with replacement in proportion to them."""
+
+    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1,
+                 weights: torch.Tensor | None = None) -> None:
         self.size, self.seed, self.rank, self.world = size, seed, rank, world
+        self.weights = weights
         self.epoch, self.start = 0, 0
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
@@ -75,13 +83,25 @@ class ResumableSampler(Sampler[int]):
 
     def _order(self) -> list[int]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return torch.randperm(self.size, generator=generator)[self.rank::self.world].tolist()
+        if self.weights is None:
+            order = torch.randperm(self.size, generator=generator)
+        else:
+            order = torch.multinomial(self.weights, self.size, replacement=True, generator=generator)
+        return order[self.rank::self.world].tolist()
 
     def __iter__(self):
         return iter(self._order()[self.start:])
 
     def __len__(self) -> int:
         return len(range(self.rank, self.size, self.world)) - self.start
+
+
+def type_balance_weights(types: list[str], power: float) -> torch.Tensor | None:
+    """Per-sample draw weights (count of the sample's type) ** -power; None for power 0 (plain shuffle)."""
+    if power == 0:
+        return None
+    counts = Counter(types)
+    return torch.tensor([counts[t] ** -power for t in types], dtype=torch.float64)
 
 
 def _param_groups(model, opts: TrainOptions) -> list[dict]:
@@ -121,7 +141,8 @@ def train(opts: TrainOptions) -> dict:
 
     train_set = build_dataset(opts.data, cfg, split="train", augment=True)
     val_set = build_dataset(opts.data, cfg, split="val", augment=False, limit=opts.val_limit)
-    sampler = ResumableSampler(len(train_set), opts.seed, rank, world)
+    sampler = ResumableSampler(len(train_set), opts.seed, rank, world,
+                               type_balance_weights(dataset_groups(train_set), opts.type_balance))
     loader = DataLoader(train_set, batch_size=opts.batch_size, sampler=sampler, num_workers=opts.workers,
                         collate_fn=collate, drop_last=True, pin_memory=device.type == "cuda",
                         persistent_workers=False)
@@ -231,7 +252,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name in ("epochs", "batch_size", "workers", "val_every", "save_every", "val_limit", "max_steps", "seed",
                  "input_size", "warmup_steps", "freeze_vision_stages"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
-    for name in ("lr", "lr_encoders", "weight_decay", "grad_clip"):
+    for name in ("lr", "lr_encoders", "weight_decay", "grad_clip", "type_balance"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
     parser.add_argument("--amp", default=d.amp, choices=["auto", "fp16", "bf16", "off"])
     parser.add_argument("--device", default=d.device)

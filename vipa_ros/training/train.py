@@ -138,6 +138,9 @@ def train(opts: TrainOptions) -> dict:
     if cfg.text.freeze:
         model.text_encoder.requires_grad_(False)
     model.to(device)
+    # NHWC: oneDNN runs the backbone's depthwise and pointwise convolutions faster (vipa_s step at 256 px on CPU:
+    # 1.58 -> 1.18 s); checkpoints are still written in the default layout (save_checkpoint makes them contiguous)
+    model.vision_encoder.to(memory_format=torch.channels_last)
 
     train_set = build_dataset(opts.data, cfg, split="train", augment=True)
     val_set = build_dataset(opts.data, cfg, split="val", augment=False, limit=opts.val_limit)
@@ -197,7 +200,7 @@ def train(opts: TrainOptions) -> dict:
         if cfg.text.freeze:
             model.text_encoder.eval()  # frozen: no dropout, it must stay identical to the shipped encoder
         for batch in loader:
-            images = batch["image"].to(device, non_blocking=True)
+            images = batch["image"].to(device, non_blocking=True, memory_format=torch.channels_last)
             masks = batch["mask"].to(device, non_blocking=True)
             # fixed text length: static shapes let oneDNN/cuDNN reuse their kernels from step to step
             ids, attn = model.text_encoder.tokenize(batch["sentence"], pad_to_max=True)

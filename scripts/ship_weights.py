@@ -36,6 +36,7 @@ def main() -> int:
     args = parser.parse_args()
 
     model, cfg = load_checkpoint(args.checkpoint)
+    model.use_channels_last()
     dataset = build_dataset([args.data], cfg, split="test", limit=args.limit)
     report = evaluate(model, dataset, batch_size=args.batch_size, device=torch.device("cpu"))
     report.pop("examples")

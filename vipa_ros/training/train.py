@@ -137,8 +137,7 @@ def train(opts: TrainOptions) -> dict:
         model.cfg = cfg
     if cfg.text.freeze:
         model.text_encoder.requires_grad_(False)
-    model.to(device)
-    model.use_channels_last()
+    model.to(device).use_channels_last()
 
     train_set = build_dataset(opts.data, cfg, split="train", augment=True)
     val_set = build_dataset(opts.data, cfg, split="val", augment=False, limit=opts.val_limit)

@@ -8,7 +8,8 @@ ground-truth object centre (pose_cam: the bounding-box centre in the optical fra
 
 Requirement: median centre error < 1.5 cm over >= 50 objects. The numbers (median, p90 per category) are printed
 (`pytest -s` shows them). Concave objects (bowl, tray, mug with handle) are the hard cases: their bounding-box
-centre lies in empty space behind the visible surface, and the centre estimator's symmetry model does not hold.
+centre lies in empty space behind the visible surface, and the centre estimator's symmetry model does not hold;
+they rely on the table they stand on (vipa_ros.geometry.centre, the support cue).
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """The optimised grasp estimator gives the same poses as the original, straightforward implementation.
 
 The reference values below were computed with the original code (full-image operations, sort-based window
-medians) before it was optimised (bounding-box crops, OpenCV filters, convex-hull widths). The optimisations
-are exact rewrites (same points, same medians, same extremes), so the poses agree to floating-point rounding,
-except the symmetric pairing's nearest-outline table, which in rare near-ties takes a partner up to 0.2 px
-farther than the nearest one (tested below; it moves these poses by well under the tolerance). The tolerances
+medians) before it was optimised (bounding-box crops, OpenCV filters, convex-hull widths); an entry whose
+estimate was since changed on purpose was re-computed and says so. The optimisations are exact rewrites (same
+points, same medians, same extremes), so the poses agree to floating-point rounding, except the symmetric
+pairing's nearest-outline table, which in rare near-ties takes a partner up to 0.2 px farther than the nearest
+one (tested below; it moves these poses by well under the tolerance). The tolerances
 (0.5 mm, 0.5 degree) leave room for that and summation order, not for a different estimate.
 Scenes cover every centre source, noise with spikes, dropouts, a misregistered depth, a mask spilling onto a
 neighbour, an object cut by the image border and a large (~60k px) mask.
@@ -99,12 +100,14 @@ REFERENCE = {
                   [0.0005081, 0.0001557, 0.9999999]],
         extent=[0.1228476, 0.0719132, 0.1343227], valid_points=6587,
         centre_source="symmetry", orientation_source="pca", truncated=False),
+    # support cue changed on purpose (the middle of the top's extent, not its mean): 0.8 mm nearer the true
+    # centre (0, 0, 0.6) than the original's [0.0010635, 0.0011939, 0.5994903]
     "cube_top_down_noisy": dict(  # 4074 mask px
-        position=[0.0010635, 0.0011939, 0.5994903],
-        rotation=[[0.9999984, 0.0, 0.001774],
-                  [-3.5e-06, 0.999998, 0.0019915],
-                  [-0.001774, -0.0019915, 0.9999964]],
-        extent=[0.0819323, 0.0839304, 0.0689838], valid_points=3509,
+        position=[0.0003196, 0.0006382, 0.5999242],
+        rotation=[[0.9999999, 0.0, 0.0005328],
+                  [-6e-07, 0.9999994, 0.0010637],
+                  [-0.0005328, -0.0010637, 0.9999993]],
+        extent=[0.0819904, 0.0839901, 0.0698481], valid_points=3509,
         centre_source="support", orientation_source="camera_isotropic", truncated=False),
     "ball_misregistered": dict(  # 2836 mask px
         position=[0.0, 0.0, 0.6000711],

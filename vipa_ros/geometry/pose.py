@@ -318,7 +318,7 @@ def estimate_grasp(mask: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrin
 
 
 def warm_up() -> None:
-    """Estimate the pose of a box in two rendered views (oblique: symmetric pairing; top-down: support plane),
+    """Estimate the pose of a box in two rendered views (oblique: symmetric pairing, support referee; top-down),
     so that the estimator's compiled kernels are loaded from the on-disk cache, or compiled, before the first
     camera frame needs them."""
     from .synthetic import Box, Plane, orbit_view, render

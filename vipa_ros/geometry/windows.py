@@ -4,7 +4,8 @@ Both are medians of the finite values in a small window around each object pixel
 that is a handful of comparisons; in NumPy it took sliding-window gathers, sorts and OpenCV bound filters,
 ~1.5 ms per frame, mostly call overhead. The loops below compute the same medians (the mean of the two
 middle values for an even count, as ``np.nanmedian``) and so give the same results to the last bit.
-Pixels outside the image count as missing, so callers need no padding.
+Pixels outside the image count as missing, so callers need no padding. :func:`has_near_neighbour` (the
+flying-pixel test of the support cue's top) is a window scan of the same kind.
 """
 from __future__ import annotations
 
@@ -123,3 +124,28 @@ def front_range(timg: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> float |
     range, robust to noise (and a 3x3 window barely rounds off a corner); None if no pixel has 5 values."""
     best = _front_range(timg, rows, cols)
     return None if best == np.inf else float(best)
+
+
+@_jit
+def has_near_neighbour(pts: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: int, tol: float) -> np.ndarray:
+    """Which of the points ``pts`` (N x 3, at pixels (rows, cols)) have another of them within ``tol`` (metres)
+    among the pixels up to ``radius`` away (the scan stops at the first: on a surface that is the next pixel)."""
+    r0, c0 = rows.min() - radius, cols.min() - radius
+    index = np.full((rows.max() - r0 + radius + 1, cols.max() - c0 + radius + 1), -1, np.int64)
+    for n in range(len(rows)):
+        index[rows[n] - r0, cols[n] - c0] = n
+    tol2 = tol * tol
+    near = np.zeros(len(rows), np.bool_)
+    for n in range(len(rows)):
+        row, col = rows[n] - r0, cols[n] - c0
+        for i in range(row - radius, row + radius + 1):
+            for j in range(col - radius, col + radius + 1):
+                m = index[i, j]
+                if m >= 0 and m != n:
+                    d0, d1, d2 = pts[m, 0] - pts[n, 0], pts[m, 1] - pts[n, 1], pts[m, 2] - pts[n, 2]
+                    if d0 * d0 + d1 * d1 + d2 * d2 <= tol2:
+                        near[n] = True
+                        break
+            if near[n]:
+                break
+    return near

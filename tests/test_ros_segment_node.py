@@ -27,6 +27,7 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from vipa_ros.msg import Segmentation  # noqa: E402
 from vipa_ros.nodes.conversions import depth_to_numpy, image_to_numpy, numpy_to_image  # noqa: E402
+from vipa_ros.nodes.service_call import call_service  # noqa: E402
 from vipa_ros.srv import Segment, SetCommand  # noqa: E402
 
 pytestmark = [pytest.mark.ros]
@@ -76,6 +77,22 @@ class Client:
 
     def call(self, client, request, timeout=20.0):
         return call(self.executor, client, request, timeout)
+
+    def segment_while_publishing(self, request, timeout=40.0):
+        """(reply, headers published) of a one-shot ~/segment request, publishing a frame every 0.3 s while it
+        waits. Resent only after the request's own timeout_s + 10 s (a one-shot request must not run twice)."""
+        headers = []
+
+        def spin_publishing(condition, seconds: float) -> bool:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                headers.append(self.publish_frame())
+                if spin_until(self.executor, condition, min(0.3, max(deadline - time.monotonic(), 0.0))):
+                    return True
+            return condition()
+
+        reply = call_service(self.segment, request, spin_publishing, timeout, resend_s=request.timeout_s + 10.0)
+        return reply, headers
 
     def state(self) -> str:
         return self.call(self.get_state, GetState.Request(), timeout=120.0).current_state.label
@@ -278,15 +295,8 @@ def test_pronoun_commands_act_on_the_previous_target(served):
 
 def test_one_shot_segment_service_returns_the_frame_it_used(served):
     client, _ = served
-    future = client.segment.call_async(Segment.Request(command="find the red block", timeout_s=10.0))
-    assert client.segment.wait_for_service(timeout_sec=10)
-    deadline = time.monotonic() + 20
-    headers = []
-    while not future.done() and time.monotonic() < deadline:
-        headers.append(client.publish_frame())
-        spin_until(client.executor, future.done, 0.3)
-    reply = future.result()
-    assert reply is not None and reply.success, reply
+    reply, headers = client.segment_while_publishing(Segment.Request(command="find the red block", timeout_s=10.0))
+    assert reply.success, reply
     seg = reply.segmentation
     assert seg.expression == "the red block" and seg.action == "find"
     assert any(seg.header.stamp == h.stamp for h in headers)

@@ -45,7 +45,8 @@ image border are biased towards their visible part (the pose says ``truncated``)
 handle, a duck) fit none of the models exactly. On generated tabletop scenes with true masks
 (tests/test_e2e_grasp_ground_truth.py, 91 objects) the median error is 0.61 cm; bowls and trays, whose
 bounding-box centre lies in the empty space inside, 1.7 cm (2.7 and 2.2 cm before the support cue refereed
-oblique views), and mugs 1.8 cm: the handle pulls the box's centre off the body's.
+oblique views), and mugs 1.8 cm: the handle pulls the box's centre off the body's. A tapered object lying on
+its side has a top that stops at its shoulder: the demo's lying bottle is centred 4.2 cm towards its body.
 
 Speed (a camera node calls this every frame): all per-pixel work runs on a crop around the object
 (:class:`~vipa_ros.geometry.crop.Crop`); the window medians (:mod:`~vipa_ros.geometry.windows`), the

@@ -5,8 +5,8 @@ medians) before it was optimised (bounding-box crops, OpenCV filters, convex-hul
 estimate was since changed on purpose was re-computed and says so. The optimisations are exact rewrites (same
 points, same medians, same extremes), so the poses agree to floating-point rounding, except the symmetric
 pairing's nearest-outline table, which in rare near-ties takes a partner up to 0.2 px farther than the nearest
-one (tested below; it moves these poses by well under the tolerance). The tolerances
-(0.5 mm, 0.5 degree) leave room for that and summation order, not for a different estimate.
+one (tested below; it moves these poses by well under the tolerance). The tolerances (0.5 mm, 0.5 degree) leave
+room for that and summation order, not for a different estimate.
 Scenes cover every centre source, noise with spikes, dropouts, a misregistered depth, a mask spilling onto a
 neighbour, an object cut by the image border and a large (~60k px) mask.
 """

@@ -128,6 +128,23 @@ def unit(v: np.ndarray) -> np.ndarray:
     return v / math.sqrt(float(v @ v))  # np.linalg.norm's arithmetic
 
 
+def plane_basis(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal (x, y) spanning the plane perpendicular to z; x = the camera's x projected on it."""
+    ex = np.array([1.0, 0.0, 0.0]) - z[0] * z
+    x = unit(ex) if np.linalg.norm(ex) > 1e-6 else unit(np.array([0.0, 1.0, 0.0]) - z[1] * z)
+    return x, cross3(z, x)
+
+
+def in_plane_axes(cov: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(eigenvalues ascending, major, minor = z x major): the principal axes of points with covariance (or
+    scatter) ``cov`` projected on the plane perpendicular to z."""
+    bx, by = plane_basis(z)
+    B = np.stack([bx, by], axis=1)
+    evals, evecs = np.linalg.eigh(B.T @ cov @ B)  # covariance of the projections
+    major = unit(evecs[0, 1] * bx + evecs[1, 1] * by)  # eigh sorts ascending: the last is the largest
+    return evals, major, cross3(z, major)
+
+
 def context_margin(erode_px: int) -> int:
     """Pixels beyond the mask that the estimators look at: the support ring's outer edge (``erode_px + 2 +
     SUPPORT_RING_PX``) is the farthest; the erosion, the opening and the outline filters reach less. +1 spare."""
@@ -357,11 +374,8 @@ def _middle_of_extent(pts: np.ndarray, n: np.ndarray) -> np.ndarray:
     percentiles: a rim's ends are a few points), at the points' mean height along ``n``."""
     mean = pts.mean(axis=0)
     d = pts - mean
-    d -= np.outer(rowdot(d, n), n)  # onto the plane
-    evecs = np.linalg.eigh(gram(d))[1]
-    major = unit(evecs[:, 2])
     middle = mean
-    for axis in (major, cross3(n, major)):
+    for axis in in_plane_axes(gram(d), n)[1:]:
         s = rowdot(d, axis)
         middle = middle + 0.5 * (float(s.min()) + float(s.max())) * axis
     return middle

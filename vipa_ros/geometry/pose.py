@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import cv2
 import numpy as np
 
-from .centre import Silhouette, centre_in_crop, context_margin, outline_widths, unit
+from .centre import Silhouette, centre_in_crop, context_margin, in_plane_axes, outline_widths, plane_basis, unit
 from .crop import Crop, square
 from .depth import decode_depth
 from .intrinsics import CameraIntrinsics
@@ -187,13 +187,6 @@ def _silhouette(mask: np.ndarray, inlier_pixels: np.ndarray, rejected_pixels: np
     return np.isin(labels, np.flatnonzero(counts >= 0.25 * counts.max()))
 
 
-def _plane_basis(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Orthonormal (x, y) spanning the plane perpendicular to z; x = the camera's x projected on it."""
-    ex = _vec(1, 0, 0) - z[0] * z
-    x = unit(ex) if np.linalg.norm(ex) > 1e-6 else unit(_vec(0, 1, 0) - z[1] * z)
-    return x, cross3(z, x)
-
-
 def _covariance(pts: np.ndarray) -> np.ndarray | None:
     """3x3 covariance of the points (None for fewer than 3), once for both uses in :func:`_axes`."""
     if len(pts) <= 2:
@@ -206,11 +199,8 @@ def _axes(cov: np.ndarray | None, z: np.ndarray, orientation: str) -> tuple[np.n
     """(major, minor, x, source): PCA axes of the points (covariance ``cov``) projected on the plane
     perpendicular to z, and the x axis to use -- the major axis, or the camera-aligned one for ``camera`` and
     too-round footprints."""
-    bx, by = _plane_basis(z)
-    B = np.stack([bx, by], axis=1)
-    evals, evecs = np.linalg.eigh(B.T @ cov @ B if cov is not None else np.eye(2))  # covariance of the projections
-    major = unit(evecs[0, 1] * bx + evecs[1, 1] * by)  # eigh sorts ascending: the last is the largest
-    minor = cross3(z, major)
+    bx = plane_basis(z)[0]
+    evals, major, minor = in_plane_axes(cov if cov is not None else np.eye(3), z)
     if orientation == "camera":
         return major, minor, bx, "camera"
     if evals[1] <= 0 or evals[0] / evals[1] > ISOTROPIC_RATIO:
